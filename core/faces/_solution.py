@@ -1,0 +1,117 @@
+"""Lifecycle of MediaPipe "solution" graphs shared by the face detector and the face mesher.
+
+MediaPipe graphs are native objects that are not thread-safe and hold native threads and memory, so each
+wrapper: creates its graphs lazily (``import core.faces`` stays cheap and no graph exists until used),
+binds itself to the first thread that uses it (a second thread gets a clear error instead of a crash or
+silently mixed results), and closes exactly once (``close()`` is idempotent, a context manager and safe to
+reach from ``__del__`` during interpreter shutdown).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """Validate a frame and return it as a C-contiguous HxWx3 uint8 RGB array.
+
+    Grey (HxW) and RGBA (HxWx4) are accepted and converted, because callers feed decoded stills too.
+    Anything else is a programming error (the media layer guarantees RGB uint8), hence ValueError.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a numpy image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
+    elif image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 RGB image, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"empty image of shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink so the longer side is at most ``max_side`` (INTER_AREA: no aliasing).
+
+    MediaPipe resizes to 128-192 px internally anyway, so feeding it 4K frames only costs time in the copy
+    and its own resampler; results come back in relative coordinates, so no mapping back is needed here.
+    """
+    h, w = image.shape[:2]
+    longest = max(h, w)
+    if max_side <= 0 or longest <= max_side:
+        return image
+    s = max_side / longest
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class MediaPipeSolution:
+    """Base for wrappers owning one or more MediaPipe solution graphs (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._graphs: dict[Any, Any] = {}
+        self._owner: int | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # -- subclasses implement -------------------------------------------------------------------------
+    def _create_graph(self, key: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared machinery -----------------------------------------------------------------------------
+    def _graph(self, key: Any) -> Any:
+        """Return the graph for ``key``, creating it on first use, from the owning thread only."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{type(self).__name__} is closed")
+            me = threading.get_ident()
+            if self._owner is None:
+                self._owner = me
+            elif self._owner != me:
+                raise RuntimeError(
+                    f"{type(self).__name__} is not thread-safe: it was first used by another thread; "
+                    "create one instance per thread"
+                )
+            graph = self._graphs.get(key)
+            if graph is None:
+                graph = self._graphs[key] = self._create_graph(key)
+            return graph
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Release the native graphs. Safe to call more than once and from ``__del__``."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # __init__ never ran to completion
+            return
+        with lock:
+            if self._closed:
+                return
+            self._closed = True
+            graphs, self._graphs = self._graphs, {}
+        for graph in graphs.values():
+            try:
+                graph.close()
+            except Exception:  # noqa: BLE001 - closing must never raise (it runs from __del__ too)
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn modules down
+            pass
