@@ -48,6 +48,7 @@ _SAMPLING_MODES = ("all", "fps", "count")
 _EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation -> clockwise rotation needed to display upright (mirrored variants share the angle).
 _EXIF_ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 90, 6: 90, 7: 270, 8: 270}
+_BMP_DIB_SIZES = {n.to_bytes(4, "little") for n in (12, 40, 52, 56, 64, 108, 124)}
 _ISO_IMAGE_BRANDS = {b"heic": "heic", b"heix": "heic", b"mif1": "heif", b"msf1": "heif", b"avif": "avif"}
 
 
@@ -177,7 +178,7 @@ def _sniff(head: bytes, path: str) -> tuple[str, str]:
         return "image", "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image", "png"
-    if head.startswith(b"BM"):
+    if head.startswith(b"BM") and head[14:18] in _BMP_DIB_SIZES:  # "BM" alone also starts plain text
         return "image", "bmp"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "image", "tiff"

@@ -110,7 +110,8 @@ def load_backbone(spec: BackboneSpec | str, *, device: str | torch.device = "cpu
 
 def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], arch: str, path: str) -> None:
     """Strict load: a file meant for another architecture is an error, not a partial load."""
-    state = open_clip.model.convert_to_custom_text_state_dict(state)
+    if hasattr(model, "text"):  # CustomTextCLIP keeps its text tower under `text.`
+        state = open_clip.model.convert_to_custom_text_state_dict(state)
     model_state = model.state_dict()
     mismatched = [k for k, v in state.items() if k in model_state and model_state[k].shape != v.shape]
     missing = sorted(set(model_state) - set(state))

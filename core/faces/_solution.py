@@ -99,9 +99,11 @@ class MediaPipeSolution:
             self._closed = True
             graphs, self._graphs = self._graphs, {}
         for graph in graphs.values():
-            try:
+            # Plain try/except rather than contextlib.suppress: this also runs from __del__ at interpreter
+            # shutdown, when module globals may already be gone. Closing must never raise.
+            try:  # noqa: SIM105
                 graph.close()
-            except Exception:  # noqa: BLE001 - closing must never raise (it runs from __del__ too)
+            except Exception:
                 pass
 
     def __enter__(self):
@@ -111,7 +113,7 @@ class MediaPipeSolution:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        try:  # noqa: SIM105 - see close()
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn modules down
+        except Exception:
             pass

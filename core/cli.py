@@ -1,0 +1,235 @@
+"""`ffd`: the engine without a window: analyse, batch, manage models.
+
+Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable), 3 no face found,
+4 model unavailable or invalid, 130 cancelled. Errors name the file and the problem; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from core.errors import FFDError
+
+EXIT_OK, EXIT_INTERNAL = 0, 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or EXIT_OK
+    except FFDError as exc:
+        print(f"ffd: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ffd: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the user gets one line; --debug gives the traceback for a bug report
+        if args.debug or os.environ.get("FFD_DEBUG"):
+            traceback.print_exc()
+        print(f"ffd: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ffd", description="Face forgery detection (HAMLET-FFD, MFCLIP).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    analyze = sub.add_parser("analyze", help="analyse one video or photo")
+    analyze.add_argument("path")
+    _add_analysis_options(analyze)
+    analyze.add_argument("--json", metavar="OUT", help="write the full result as JSON")
+    analyze.add_argument("--with-images", action="store_true",
+                         help="include face crops / attention / SRM images (base64) in the JSON")
+    analyze.set_defaults(func=cmd_analyze)
+
+    batch = sub.add_parser("batch", help="analyse every media file under a folder (recursively)")
+    batch.add_argument("folder")
+    batch.add_argument("--out", required=True, metavar="RESULTS.jsonl", help="one JSON line per file")
+    _add_analysis_options(batch)
+    batch.set_defaults(func=cmd_batch)
+
+    models = sub.add_parser("models", help="list, import and choose models")
+    msub = models.add_subparsers(metavar="ACTION")
+    mlist = msub.add_parser("list", help="backbone architectures, weights and installed models")
+    mlist.add_argument("--archs", action="store_true", help="list every known architecture")
+    mlist.set_defaults(func=cmd_models_list)
+    mimport = msub.add_parser("import", help="import backbone weights (safetensors or a torch state dict)")
+    mimport.add_argument("path")
+    mimport.add_argument("--arch", required=True, help="open_clip architecture name, e.g. ViT-L-14")
+    mimport.set_defaults(func=cmd_models_import)
+    mdefault = msub.add_parser("use", help="make a model folder the default for analyses")
+    mdefault.add_argument("model_dir")
+    mdefault.set_defaults(func=cmd_models_use)
+    return parser
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detectors", default="hamlet,mfclip", help="comma-separated (default: hamlet,mfclip)")
+    p.add_argument("--model", metavar="DIR", help="model folder (default: the configured / shipped model)")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video (default 1)")
+    rate.add_argument("--max-frames", type=int, metavar="K", help="at most K evenly spaced frames")
+    rate.add_argument("--all-frames", action="store_true", help="every frame")
+    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--aggregation", default="mean", choices=["mean", "median", "max", "top25"])
+    p.add_argument("--threshold", type=float, help="fake threshold (default: the model's validated threshold)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _settings(args):
+    from core.engine import AnalysisSettings
+    from core.media import Sampling
+
+    if args.all_frames:
+        sampling = Sampling("all")
+    elif args.max_frames:
+        sampling = Sampling("count", float(args.max_frames))
+    else:
+        if args.fps <= 0:
+            raise FFDError("--fps must be positive")
+        sampling = Sampling("fps", args.fps)
+    names = [n.strip() for n in args.detectors.split(",") if n.strip()]
+    return AnalysisSettings(detectors=names, sampling=sampling, batch_size=args.batch_size,
+                            aggregation=args.aggregation, threshold=args.threshold)
+
+
+def _load(args, settings):
+    from core.detectors.registry import available_detectors
+    from core.engine import select_device
+    from core.models import load_model, resolve_bundle
+
+    unknown = sorted(set(settings.detectors) - set(available_detectors()))
+    if unknown:
+        raise FFDError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
+    bundle = resolve_bundle(args.model)
+    return load_model(bundle, settings.detectors, device=select_device(args.device))
+
+
+def _progress_printer(quiet: bool, label: str):
+    if quiet:
+        return None
+
+    def show(p) -> None:
+        eta = f", ETA {p.eta_s:.0f}s" if p.eta_s is not None else ""
+        print(f"\r{label}: {p.stage} {p.done}/{p.total}{eta}   ", end="", file=sys.stderr, flush=True)
+        if p.stage == "done":
+            print(file=sys.stderr)
+
+    return show
+
+
+def cmd_analyze(args) -> int:
+    from core.atomic import atomic_write_text
+    from core.engine import analyze
+
+    settings = _settings(args)
+    model = _load(args, settings)
+    result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))
+    if args.json:
+        atomic_write_text(args.json, result.to_json(include_artifacts=args.with_images, indent=1))
+    print(summary(result))
+    return 0
+
+
+def summary(result) -> str:
+    lines = [f"{result.file['path']}  sha256 {result.file['sha256']}",
+             f"faces in {result.frames_with_faces}/{result.sampled_frames} sampled frames"]
+    for name, det in result.detectors.items():
+        ids = ", ".join(f"#{i.id}: {i.score:.3f} ({i.frames} fr)" for i in det.identities)
+        lines.append(f"{name:8s} {det.verdict.upper():5s} score {det.video_score:.3f} "
+                     f"(threshold {det.threshold:.2f}; identities {ids}; model {det.model['name']})")
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    lines.append("Scores are model estimates for investigative triage, not proof; see the report's limitations.")
+    return "\n".join(lines)
+
+
+def cmd_batch(args) -> int:
+    from core.atomic import atomic_path
+    from core.engine import analyze
+    from core.media import MEDIA_EXTENSIONS
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise FFDError("not a folder", path=str(folder))
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+    if not files:
+        raise FFDError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
+    settings = _settings(args)
+    model = _load(args, settings)
+    failures = 0
+    with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        for n, file in enumerate(files, start=1):
+            started = time.time()
+            try:
+                line = analyze(str(file), settings, model).to_dict()
+                state = "ok"
+            except FFDError as exc:
+                failures += 1
+                line = {"schema": 1, "file": {"path": str(file)},
+                        "errors": [{"code": exc.exit_code, "type": type(exc).__name__, "message": str(exc)}]}
+                state = f"error ({type(exc).__name__})"
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+            if not args.quiet:
+                print(f"[{n}/{len(files)}] {file}: {state} in {time.time() - started:.1f}s", file=sys.stderr)
+    print(f"{len(files) - failures} analysed, {failures} failed -> {args.out}")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from core.backbones import list_architectures, register_shipped_configs
+    from core.backbones.weights import imported_weights
+    from core.models import default_model_dir, read_bundle
+
+    if args.archs:
+        print("\n".join(list_architectures()))
+        return 0
+    print("Shipped architecture configs:", ", ".join(register_shipped_configs()) or "none")
+    print("Imported backbone weights:")
+    for entry in imported_weights() or [{"arch": "(none)", "sha256": "", "file": ""}]:
+        print(f"  {entry['arch']:20s} {entry['sha256'][:16]:16s} {entry['file']}")
+    default = default_model_dir()
+    print("Default model:", default or "none installed")
+    if default:
+        bundle = read_bundle(default)
+        for name in bundle.detectors:
+            print(f"  {name:8s} {bundle.checkpoint(name)} (threshold {bundle.threshold(name):.3f})")
+    print("Pretrained open_clip weights (e.g. ViT-L-14:openai) are used from the local cache, "
+          "or downloaded when the network is reachable.")
+    return 0
+
+
+def cmd_models_import(args) -> int:
+    from core.backbones import load_backbone
+    from core.backbones.backbone import BackboneSpec
+    from core.backbones.weights import load_state_dict, store_imported
+
+    path = Path(args.path)
+    load_backbone(BackboneSpec(arch=args.arch, weights=str(path)))  # verifies the file fits the architecture
+    entry = store_imported(load_state_dict(path), args.arch, source=str(path.resolve()))
+    print(f"imported {args.arch} weights sha256 {entry['sha256']} -> {entry['file']}")
+    return 0
+
+
+def cmd_models_use(args) -> int:
+    from core.models import set_default_model
+
+    set_default_model(args.model_dir)
+    print(f"default model: {Path(args.model_dir).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

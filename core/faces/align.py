@@ -1,0 +1,160 @@
+"""Eye-levelled square face crops for the detectors, and the way back from crop to frame.
+
+Convention (DeepfakeBench): a square of side ``margin * max(box w, h)`` (1.3 by default) centred on the
+detection box, rotated about that centre so the eyes are level, resized to ``size``. The returned 2x3
+``matrix`` maps continuous frame pixel coordinates to crop pixel coordinates (frame spans [0, W] x [0, H],
+crop spans [0, size]^2), so the box centre lands exactly on (size / 2, size / 2). ``invert_points`` and
+``paste_heatmap`` use it to bring crop-space results (landmarks, attention maps) back onto the frame.
+
+Outside the frame the crop is filled with black (BORDER_CONSTANT), not mirrored: reflection would invent
+face-like structure and hard mirror seams, exactly the kind of blending artefact a forgery detector looks
+for, and would make a face at the frame edge look doubled. Black is plainly "no data" and is what
+DeepfakeBench's own warpAffine crops produce.
+
+Quality: when the face is shrunk (the usual case for HD video), the needed frame region is first
+downscaled with INTER_AREA (cv2.warpAffine has no area filter and would alias fine texture, which carries
+the forgery traces); enlargement uses INTER_CUBIC.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.faces.detect import FaceDetection
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class AlignedFace:
+    """A ``size`` x ``size`` x 3 uint8 RGB crop, the 2x3 frame->crop ``matrix``, the source box (frame
+    pixels), the tracker identity if known, and the rotation applied (degrees, = the eye angle)."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    box: Box
+    identity: int | None = None
+    angle_deg: float = 0.0
+
+
+def crop_matrix(detection: FaceDetection, size: int, margin: float = 1.3) -> np.ndarray:
+    """The 2x3 affine (continuous coordinates) taking the frame to the aligned ``size`` crop."""
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    if margin <= 0:
+        raise ValueError(f"margin must be positive, got {margin}")
+    side = margin * max(detection.width, detection.height)
+    if not side > 0:
+        raise ValueError(f"degenerate detection box {detection.box}")
+    cx, cy = detection.center
+    theta = math.radians(detection.eye_angle_deg)
+    s = size / side
+    # Rotate by -theta (undo the tilt) and scale about the face centre, then move it to the crop centre.
+    c, si = s * math.cos(theta), s * math.sin(theta)
+    a = np.array([[c, si], [-si, c]])
+    t = np.array([size / 2.0, size / 2.0]) - a @ np.array([cx, cy])
+    return np.hstack([a, t[:, None]])
+
+
+def transform_points(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to (N, 2) points (frame -> crop with an AlignedFace.matrix)."""
+    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    m = np.asarray(matrix, dtype=np.float64)
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def invert_matrix(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a 2x3 affine (crop -> frame for an AlignedFace.matrix)."""
+    return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+
+
+def invert_points(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Map (N, 2) crop-space points back to frame pixels."""
+    return transform_points(invert_matrix(matrix), pts)
+
+
+def _to_index_coords(m: np.ndarray) -> np.ndarray:
+    """Convert an affine in continuous coordinates to OpenCV's pixel-index convention (centres on
+    integers), which is what cv2.warpAffine interprets: u_idx = A (x_idx + 0.5) + t - 0.5."""
+    out = np.array(m, dtype=np.float64)
+    out[:, 2] = m[:, 2] + m[:, :2] @ np.array([0.5, 0.5]) - 0.5
+    return out
+
+
+def align_crop(
+    image_rgb: np.ndarray,
+    detection: FaceDetection,
+    size: int,
+    margin: float = 1.3,
+    identity: int | None = None,
+) -> AlignedFace:
+    """Cut the eye-levelled square crop of ``detection`` out of ``image_rgb`` (see module docstring)."""
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image_rgb.shape} {image_rgb.dtype}")
+    m = crop_matrix(detection, size, margin)
+    scale = math.hypot(m[0, 0], m[0, 1])
+    h, w = image_rgb.shape[:2]
+
+    src, m_src, interp = image_rgb, m, cv2.INTER_CUBIC
+    if scale < 1.0:
+        # Region of the frame the crop covers, padded for the interpolation kernel, clipped to the frame
+        # (beyond the frame, black either way).
+        corners = invert_points(m, np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64))
+        x0 = max(0, math.floor(corners[:, 0].min()) - 2)
+        y0 = max(0, math.floor(corners[:, 1].min()) - 2)
+        x1 = min(w, math.ceil(corners[:, 0].max()) + 2)
+        y1 = min(h, math.ceil(corners[:, 1].max()) + 2)
+        if x1 <= x0 or y1 <= y0:  # face entirely outside the frame: nothing to sample
+            crop = np.zeros((size, size, 3), np.uint8)
+            return AlignedFace(crop, m, detection.box, identity, detection.eye_angle_deg)
+        rw, rh = x1 - x0, y1 - y0
+        nw, nh = max(1, round(rw * scale)), max(1, round(rh * scale))
+        src = cv2.resize(image_rgb[y0:y1, x0:x1], (nw, nh), interpolation=cv2.INTER_AREA)
+        sx, sy = nw / rw, nh / rh
+        # frame -> small region: x_small = (x - x0) * sx; compose m with its inverse.
+        back = np.array([[1 / sx, 0, x0], [0, 1 / sy, y0]], dtype=np.float64)
+        m_src = m[:, :2] @ back[:, :2]
+        m_src = np.hstack([m_src, (m[:, :2] @ back[:, 2] + m[:, 2])[:, None]])
+        interp = cv2.INTER_LINEAR
+
+    crop = cv2.warpAffine(
+        src, _to_index_coords(m_src), (size, size), flags=interp,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+    )
+    return AlignedFace(crop, m, detection.box, identity, detection.eye_angle_deg)
+
+
+def paste_heatmap(
+    frame_shape: tuple[int, ...],
+    matrix: np.ndarray,
+    heatmap: np.ndarray,
+    crop_size: int | None = None,
+) -> np.ndarray:
+    """Map a crop-space heatmap back onto the frame: HxW float32, 0 outside the crop.
+
+    ``heatmap`` may be at any resolution (e.g. a 14x14 ViT attention grid); it is taken to span the whole
+    crop of side ``crop_size`` (default: the heatmap's own size, i.e. a crop-resolution map). Sampling is
+    bilinear; edge values are held up to the crop border instead of fading into the black fill. Combine
+    several faces with ``np.maximum``.
+    """
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.ndim != 2 or heat.size == 0:
+        raise ValueError(f"heatmap must be a non-empty 2-D array, got shape {heat.shape}")
+    hh, hw = heat.shape
+    side = float(crop_size) if crop_size is not None else float(max(hh, hw))
+    # frame -> heatmap grid = (crop -> heatmap scaling) o (frame -> crop)
+    to_grid = np.diag([hw / side, hh / side]) @ np.asarray(matrix, dtype=np.float64)
+    fwd = _to_index_coords(to_grid)  # WARP_INVERSE_MAP: each frame pixel samples the grid at fwd(pixel)
+    values = cv2.warpAffine(
+        heat, fwd, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    inside = cv2.warpAffine(
+        np.ones((hh, hw), np.uint8), fwd, (W, H),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+    return values * inside

@@ -1,0 +1,123 @@
+"""Model bundles: one backbone plus the detector checkpoints trained on it, described by `model.json`.
+
+A trainer run directory, the default model shipped in resources/, and a model a user installs all share this
+layout, so `ffd analyze --model DIR`, the GUI and the trainer's "use this model" speak the same language.
+
+    model.json   {"format": "ffd-model/1", "name": ..., "backbone": {"arch", "weights" | "pretrained", "sha256"},
+                  "detectors": {"hamlet": {"checkpoint": "hamlet.safetensors", "threshold": 0.5}, ...},
+                  "card": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_write_text
+from core.backbones import Backbone, BackboneSpec, load_backbone
+from core.backbones.backbone import cached_sha256
+from core.detectors.checkpoint import load_detector
+from core.errors import ModelError
+from core.paths import data_dir, resources_dir
+
+FORMAT = "ffd-model/1"
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class ModelBundle:
+    root: Path
+    name: str
+    backbone: BackboneSpec
+    detectors: dict[str, dict]          # name -> {"checkpoint": path relative to root, "threshold": float}
+    card: dict = field(default_factory=dict)
+
+    def checkpoint(self, detector: str) -> Path:
+        if detector not in self.detectors:
+            raise ModelError(f"model {self.name!r} has no {detector} detector "
+                             f"(it has: {', '.join(self.detectors) or 'none'})", path=str(self.root))
+        return self.root / self.detectors[detector]["checkpoint"]
+
+    def threshold(self, detector: str) -> float:
+        return float(self.detectors.get(detector, {}).get("threshold", DEFAULT_THRESHOLD))
+
+    def to_dict(self) -> dict:
+        backbone = {k: v for k, v in self.backbone.to_dict().items() if v is not None}
+        if self.backbone.weights:
+            backbone["weights"] = os.path.relpath(self.backbone.weights, self.root)
+        return {"format": FORMAT, "name": self.name, "backbone": backbone, "detectors": self.detectors,
+                "card": self.card}
+
+    def save(self) -> None:
+        atomic_write_text(self.root / "model.json", json.dumps(self.to_dict(), indent=2))
+
+
+def read_bundle(path: str | Path) -> ModelBundle:
+    root = Path(path)
+    manifest = root / "model.json" if root.is_dir() else root
+    root = manifest.parent
+    if not manifest.is_file():
+        raise ModelError("not a model folder (model.json missing)", path=str(root))
+    try:
+        data = json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"model.json is not valid JSON ({exc})", path=str(manifest)) from None
+    if data.get("format") != FORMAT:
+        raise ModelError(f"unsupported model format {data.get('format')!r}", path=str(manifest))
+    bb = dict(data["backbone"])
+    if bb.get("weights"):
+        bb["weights"] = str(root / bb["weights"])
+    return ModelBundle(root=root, name=data.get("name", root.name), backbone=BackboneSpec(**bb),
+                       detectors=data.get("detectors", {}), card=data.get("card", {}))
+
+
+def default_model_dir() -> Path | None:
+    """The model to use when none is named: the user's choice (settings), else the one shipped in resources/."""
+    chosen = data_dir() / "default_model.txt"
+    if chosen.is_file():
+        path = Path(chosen.read_text().strip())
+        if (path / "model.json").is_file():
+            return path
+    shipped = resources_dir() / "models" / "default"
+    return shipped if (shipped / "model.json").is_file() else None
+
+
+def set_default_model(path: str | Path) -> None:
+    read_bundle(path)  # validate before remembering it
+    atomic_write_text(data_dir() / "default_model.txt", str(Path(path).resolve()))
+
+
+def resolve_bundle(path: str | Path | None) -> ModelBundle:
+    if path is not None:
+        return read_bundle(path)
+    found = default_model_dir()
+    if found is None:
+        raise ModelError("no detection model is installed: pass --model DIR (a trained model folder), "
+                         "or train one with `ffd train`")
+    return read_bundle(found)
+
+
+@dataclass
+class LoadedModel:
+    """A bundle made ready: the backbone and the requested detectors, on one device."""
+
+    bundle: ModelBundle
+    backbone: Backbone
+    detectors: dict[str, torch.nn.Module]
+
+    def describe(self, detector: str) -> dict:
+        path = self.bundle.checkpoint(detector)
+        return {"name": self.bundle.name, "detector": detector, "arch": self.backbone.arch,
+                "weights_sha256": self.backbone.weights_sha256, "detector_sha256": cached_sha256(str(path)),
+                "threshold": self.bundle.threshold(detector)}
+
+
+def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
+               backbone: Backbone | None = None) -> LoadedModel:
+    backbone = backbone or load_backbone(bundle.backbone, device=device)
+    loaded = {name: load_detector(bundle.checkpoint(name), backbone, device=device) for name in detectors}
+    return LoadedModel(bundle=bundle, backbone=backbone, detectors=loaded)
