@@ -38,10 +38,14 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink so the longer side is at most ``max_side`` (INTER_AREA: no aliasing).
+    """Shrink so the longer side is at most ``max_side``; results come back in relative coordinates, so
+    callers scale them by the ORIGINAL frame size and need no mapping back.
 
-    MediaPipe resizes to 128-192 px internally anyway, so feeding it 4K frames only costs time in the copy
-    and its own resampler; results come back in relative coordinates, so no mapping back is needed here.
+    MediaPipe itself resamples every input bilinearly to its 128/192 px model input, so this is for speed
+    (huge frames), not accuracy. Filter choice is about cost: INTER_AREA for strong reductions (< 0.5x,
+    e.g. 4K), where bilinear would skip most pixels; INTER_LINEAR for mild ones, where INTER_AREA's
+    fractional path costs 9.5 ms instead of 2.3 ms at 1080p -> 720p and buys nothing before the
+    network's own bilinear resize.
     """
     h, w = image.shape[:2]
     longest = max(h, w)
@@ -49,7 +53,7 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     s = max_side / longest
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 0.5 else cv2.INTER_LINEAR)
 
 
 class MediaPipeSolution:

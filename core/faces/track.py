@@ -107,7 +107,9 @@ class FaceTracker:
                 tr.missed += 1
         self._live = [tr for tr in self._live if tr.missed <= self.max_missed]
 
-        new = sorted((di for di, i in enumerate(ids) if i is None), key=lambda di: boxes[di][0] + boxes[di][2])
+        new = sorted(
+            (di for di, i in enumerate(ids) if i is None), key=lambda di: boxes[di][0] + boxes[di][2]
+        )
         for di in new:
             tr = Track(self._next_id, boxes[di], frame_index, frame_index, frames=[frame_index])
             self._next_id += 1
