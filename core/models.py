@@ -121,3 +121,47 @@ def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.de
     backbone = backbone or load_backbone(bundle.backbone, device=device)
     loaded = {name: load_detector(bundle.checkpoint(name), backbone, device=device) for name in detectors}
     return LoadedModel(bundle=bundle, backbone=backbone, detectors=loaded)
+
+
+def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[str, torch.nn.Module],
+               thresholds: dict[str, float] | None = None, card: dict | None = None) -> ModelBundle:
+    """Write a complete model folder (atomically per file).
+
+    The backbone is referenced by its open_clip pretrained tag, or its weights file is copied in byte for byte (so
+    its SHA-256, which the detector checkpoints record, stays the same). A backbone that only exists in memory
+    (trained here) is written as safetensors and from then on identified by that file's hash.
+    """
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from core.atomic import atomic_path
+    from core.detectors.checkpoint import save_detector
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if backbone.spec.pretrained:
+        spec = BackboneSpec(arch=backbone.arch, pretrained=backbone.spec.pretrained, sha256=backbone.weights_sha256)
+    else:
+        source = Path(backbone.spec.weights) if backbone.spec.weights else None
+        target = root / ("backbone" + (source.suffix if source else ".safetensors"))
+        already_there = target.exists() and source is not None and (
+            source.resolve() == target.resolve() or cached_sha256(str(target)) == cached_sha256(str(source)))
+        if source is not None and not already_there:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
+        elif source is None:
+            with atomic_path(target) as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in backbone.model.state_dict().items()},
+                          str(tmp))
+            backbone.weights_sha256 = cached_sha256(str(target))
+            backbone.source = f"file:{target}"
+        spec = BackboneSpec(arch=backbone.arch, weights=str(target), sha256=cached_sha256(str(target)))
+    entries = {}
+    for det_name, detector in detectors.items():
+        save_detector(detector, root / f"{det_name}.safetensors")
+        entries[det_name] = {"checkpoint": f"{det_name}.safetensors",
+                             "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
+    bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {})
+    bundle.save()
+    return bundle

@@ -10,8 +10,9 @@ Digital Images", IEEE TIFS 2012):
 
 As in RGB-N, each kernel is applied to all three colour channels and the three responses are summed, giving three
 output maps (one per kernel); the maps are truncated to [-T, T] with T = 3 on the 0..255 intensity scale. Every kernel
-sums to zero, and padding is by reflection (replication for images smaller than 3 px), so a flat image gives an
-all-zero residual everywhere, borders included.
+sums to zero, and padding is by reflection (replication for images smaller than 3 px), so a flat image gives a
+zero residual everywhere, borders included; floating-point round-off (about 1e-5 of an intensity level) is snapped
+to exactly zero by a dead zone of ``EPSILON`` = 1e-3 levels, far below the 8-bit quantisation step of 1 level.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ SECOND_ORDER_H_INT = (
 SRM_KERNELS_INT = (KB_INT, KV_INT, SECOND_ORDER_H_INT)
 SRM_DIVISORS = (4.0, 12.0, 2.0)
 TRUNCATION = 3.0  # T, on the 0..255 scale
+EPSILON = 1e-3    # |residual| below this (0..255 scale) is round-off: set to exactly 0
 
 
 def srm_kernels(dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
@@ -59,7 +61,8 @@ def _residual(x: torch.Tensor, weight: torch.Tensor, truncation: float) -> torch
         raise ValueError(f"srm_filter expects N x 3 x H x W images, got shape {tuple(x.shape)}")
     mode = "reflect" if min(x.shape[-2:]) > 2 else "replicate"
     padded = F.pad(x * 255.0, (2, 2, 2, 2), mode=mode)
-    return F.conv2d(padded, weight.to(dtype=x.dtype, device=x.device)).clamp(-truncation, truncation)
+    out = F.conv2d(padded, weight.to(dtype=x.dtype, device=x.device)).clamp(-truncation, truncation)
+    return out.masked_fill(out.abs() < EPSILON, 0.0)
 
 
 def srm_filter(x: torch.Tensor, truncation: float = TRUNCATION) -> torch.Tensor:
