@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 SCHEMA_VERSION = 1
 
@@ -73,7 +73,7 @@ class AnalysisResult:
         return "fake" if "fake" in verdicts else ("real" if "real" in verdicts else "no-face")
 
     def to_dict(self, include_artifacts: bool = False) -> dict:
-        data = asdict(self)
+        data = asdict(replace(self, artifacts={}))  # asdict would deep-copy every image otherwise
         data.pop("artifacts")
         if include_artifacts:
             data["artifacts"] = {key: {name: base64.b64encode(blob).decode("ascii") for name, blob in items.items()}
