@@ -59,6 +59,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(batch)
     batch.set_defaults(func=cmd_batch)
 
+    train = sub.add_parser("train", help="fine-tune a detector on a labelled folder (real/, fake/<method>/) or CSV")
+    train.add_argument("data")
+    train.add_argument("--detector", choices=["hamlet", "mfclip"], required=True)
+    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (becomes a model folder)")
+    train.add_argument("--backbone", help="e.g. ViT-L-14:openai, ARCH@weights.safetensors "
+                                          "(default: the default model's backbone)")
+    train.add_argument("--random-backbone", action="store_true",
+                       help="allow a randomly initialised backbone (training from scratch / tests)")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--patience", type=int, default=3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--sbi", type=int, default=0, metavar="N", help="self-blended pseudo-fakes per real face")
+    train.add_argument("--frames-per-video", type=int, default=16)
+    train.add_argument("--aligned", action="store_true", help="inputs are already face crops (skip detection)")
+    train.add_argument("--max-files", type=int, help="at most N files per label (quick runs)")
+    train.add_argument("--config", default="{}", help="detector config overrides as JSON")
+    train.add_argument("--device", default="auto")
+    train.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR holds a run")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="evaluate a model folder on labelled data (its test split if known)")
+    evaluate.add_argument("data")
+    evaluate.add_argument("--model", required=True, metavar="RUN_DIR")
+    evaluate.add_argument("--json", metavar="OUT")
+    evaluate.add_argument("--sbi", type=int, default=0, metavar="N", help="also score N pseudo-fakes per real")
+    evaluate.add_argument("--frames-per-video", type=int, default=16)
+    evaluate.add_argument("--aligned", action="store_true")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(func=cmd_eval)
+
     models = sub.add_parser("models", help="list, import and choose models")
     msub = models.add_subparsers(metavar="ACTION")
     mlist = msub.add_parser("list", help="backbone architectures, weights and installed models")
@@ -186,6 +219,62 @@ def cmd_batch(args) -> int:
                 print(f"[{n}/{len(files)}] {file}: {state} in {time.time() - started:.1f}s", file=sys.stderr)
     print(f"{len(files) - failures} analysed, {failures} failed -> {args.out}")
     return 0
+
+
+def cmd_train(args) -> int:
+    from core.training.trainer import TrainConfig, Trainer
+
+    try:
+        overrides = json.loads(args.config)
+    except json.JSONDecodeError as exc:
+        raise FFDError(f"--config is not valid JSON ({exc})") from None
+    config = TrainConfig(detector=args.detector, backbone=args.backbone, random_backbone=args.random_backbone,
+                         detector_config=overrides, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         patience=args.patience, seed=args.seed, sbi_copies=args.sbi,
+                         frames_per_video=args.frames_per_video, aligned=args.aligned, max_files=args.max_files,
+                         device=args.device)
+
+    def show(p) -> None:
+        if args.quiet:
+            return
+        parts = [p.stage, f"epoch {p.epoch}/{p.epochs}" if p.epochs else "", f"step {p.step}/{p.steps}"
+                 if p.steps else "", f"loss {p.loss:.4f}" if p.loss is not None else "",
+                 f"val AUC {p.val_auc:.4f}" if p.val_auc is not None else "",
+                 f"ETA {p.eta_s:.0f}s" if p.eta_s is not None else "", p.message]
+        print("\r" + "  ".join(x for x in parts if x) + "   ", end="", file=sys.stderr, flush=True)
+        if p.stage in ("validating", "done"):
+            print(file=sys.stderr)
+
+    summary = Trainer(args.data, args.out, config, progress=show).run(resume=not args.no_resume)
+    test = summary["test"]
+    print(f"best validation AUC {summary['best_val_auc']:.4f} after {summary['epochs_run']} epoch(s)")
+    print(_metrics_table({args.detector: test}))
+    print(f"model folder: {args.out}  (use it with `ffd analyze --model {args.out}`)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from core.atomic import atomic_write_text
+    from core.training.evaluate import evaluate
+
+    result = evaluate(args.data, args.model, device=args.device, frames_per_video=args.frames_per_video,
+                      aligned=args.aligned, sbi_copies=args.sbi)
+    print(f"{result['files']} files ({result['split']} split)")
+    print(_metrics_table(result["test"]))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result, indent=1))
+    return 0
+
+
+def _metrics_table(per_detector: dict) -> str:
+    rows = [f"{'detector':9s} {'level':10s} {'AUC':>7s} {'AP':>7s} {'EER':>7s} {'acc@thr':>8s} {'thr':>6s} {'n':>6s}"]
+    for name, result in per_detector.items():
+        for level in ("frame", "video", "sbi_frame"):
+            if level in result:
+                m = result[level]
+                rows.append(f"{name:9s} {level:10s} {m['auc']:7.4f} {m['ap']:7.4f} {m['eer']:7.4f} "
+                            f"{m['acc@thr']:8.4f} {m['threshold']:6.3f} {m['n']:6d}")
+    return "\n".join(rows)
 
 
 def cmd_models_list(args) -> int:

@@ -232,6 +232,10 @@ class FaceCache:
 
     # ----------------------------------------------------------------------------------------------- lookup
 
+    def file_sha256(self, sample: Sample | str | os.PathLike) -> str:
+        """SHA-256 of a sample's file bytes (memoised), e.g. to fingerprint a training set."""
+        return self._sha256(_path_of(sample))
+
     def _sha256(self, path: str) -> str:
         try:
             st = os.stat(path)

@@ -49,6 +49,15 @@ def test_bad_inputs_exit_2_with_a_message(tiny_model_dir, tmp_path, content, nam
         assert phrase in run.stderr
 
 
+def test_huge_resolution_photo_exits_2(tiny_model_dir, tmp_path):
+    from PIL import Image
+
+    huge = tmp_path / "huge.png"
+    Image.new("1", (9000, 9000)).save(huge)  # 1-bit: tiny file, 81 megapixels once decoded
+    run = ffd("analyze", str(huge), "--model", str(tiny_model_dir), "--quiet")
+    assert run.returncode == 2 and "resolution 9000x9000" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_missing_file_and_no_face(tiny_model_dir, tmp_path):
     run = ffd("analyze", str(tmp_path / "nope.mp4"), "--model", str(tiny_model_dir), "--quiet")
     assert run.returncode == 2 and "nope.mp4" in run.stderr

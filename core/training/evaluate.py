@@ -1,0 +1,61 @@
+"""Evaluate a model folder on labelled data: the run's own test split when the data is the data it was trained
+on (never its train or validation files), otherwise every file given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from core.errors import BadInputError
+from core.models import load_model, read_bundle
+from core.paths import data_dir
+from core.training.examples import gather
+from core.training.facecache import CacheSettings, FaceCache
+from core.training.splits import load_split
+from core.training.trainer import TrainConfig, Trainer, evaluate_examples, load_samples
+
+
+def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", frames_per_video: int = 16,
+             aligned: bool = False, sbi_copies: int = 0, cache_dir: str | Path | None = None,
+             batch_size: int = 32) -> dict:
+    bundle = read_bundle(model_dir)
+    samples, root = load_samples(data)
+    split_file = Path(model_dir) / "split.json"
+    part = "all"
+    if split_file.is_file():
+        split = load_split(split_file, root=str(root), verify=False)
+        test_paths = {str(Path(s.path).resolve()) for s in split["test"]}
+        seen = {str(Path(s.path).resolve()) for part_name in ("train", "val") for s in split[part_name]}
+        by_path = {str(Path(s.path).resolve()): s for s in samples}
+        if test_paths & set(by_path):
+            samples, part = [by_path[p] for p in sorted(test_paths & set(by_path))], "test"
+        else:
+            samples = [s for p, s in by_path.items() if p not in seen]
+            part = "unseen"
+    if not samples:
+        raise BadInputError("no evaluation samples left (all were used for training)", path=str(data))
+    runner = Trainer(data, model_dir, TrainConfig(device=device, batch_size=batch_size), cache_dir=cache_dir)
+    model = load_model(bundle, list(bundle.detectors), device=runner.device)
+    cache = FaceCache(cache_dir or data_dir() / "facecache",
+                      CacheSettings(sampling=_sampling(frames_per_video), assume_aligned=aligned,
+                                    landmarks=sbi_copies > 0))
+    cache.build(samples)
+    out: dict = {"model": str(model_dir), "data": str(data), "split": part, "files": len(samples), "test": {}}
+    for name, detector in model.detectors.items():
+        examples = gather(samples, cache, detector.input_size, sbi_copies=sbi_copies, seed=1234)
+        if len(set(examples.fake.tolist())) < 2:
+            raise BadInputError("evaluation needs faces of both classes", path=str(data))
+        with torch.no_grad():
+            result = evaluate_examples(detector, examples, bundle.threshold(name), runner)
+        result.pop("scores")
+        out["test"][name] = result
+        out[f"test_{name}_frame_auc"] = result["frame"]["auc"]
+        out[f"test_{name}_video_auc"] = result["video"]["auc"]
+    return out
+
+
+def _sampling(frames: int):
+    from core.media import Sampling
+
+    return Sampling("count", float(frames))

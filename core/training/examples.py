@@ -1,0 +1,79 @@
+"""Face crops of a split, in memory, at a detector's input size, with labels and the video each came from.
+
+Self-blended pseudo-fakes are made here from the split's own real crops (never across splits), with a fixed seed, so
+they can be cached like any other example and the SBI test set is made of held-out faces only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from core.detectors.base import Labels
+from core.errors import NoFaceError
+from core.training.dataset import Sample
+from core.training.facecache import FaceCache
+from core.training.sbi import METHOD as SBI_METHOD
+from core.training.sbi import self_blend
+
+
+@dataclass
+class Examples:
+    crops: torch.Tensor                 # N x 3 x S x S uint8 (converted to float per batch)
+    fake: torch.Tensor                  # N long
+    methods: list[str | None] = field(default_factory=list)
+    videos: list[str] = field(default_factory=list)   # source file of each crop (video-level metrics)
+
+    def __len__(self) -> int:
+        return len(self.fake)
+
+    def labels(self, index: torch.Tensor) -> Labels:
+        idx = index.tolist()
+        return Labels(fake=self.fake[index], method=[self.methods[i] for i in idx])
+
+    def faces(self, index: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return self.crops[index].to(device).float().div_(255.0)
+
+    def subset(self, mask: np.ndarray) -> Examples:
+        keep = np.flatnonzero(mask)
+        return Examples(self.crops[keep], self.fake[keep], [self.methods[i] for i in keep],
+                        [self.videos[i] for i in keep])
+
+
+def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: int = 0, seed: int = 0,
+           max_crops_per_file: int | None = None) -> Examples:
+    """All cached crops of `samples` resized to `size`, plus `sbi_copies` pseudo-fakes per real crop."""
+    rng = np.random.default_rng(seed)
+    crops, fake, methods, videos = [], [], [], []
+    for sample in samples:
+        faces = cache.crops(sample)[:max_crops_per_file]
+        marks = cache.landmarks(sample)[:max_crops_per_file] if sbi_copies and sample.label == 0 else None
+        for i, face in enumerate(faces):
+            crops.append(_resize(face, size))
+            fake.append(sample.label)
+            methods.append(sample.method if sample.label else None)
+            videos.append(sample.path)
+            for copy in range(sbi_copies if marks is not None else 0):
+                landmarks = marks[i] if not np.isnan(marks[i]).any() else None
+                try:
+                    blended, _ = self_blend(face, landmarks, rng)
+                except NoFaceError:
+                    break
+                crops.append(_resize(blended, size))
+                fake.append(1)
+                methods.append(SBI_METHOD)
+                videos.append(f"{sample.path}#sbi{copy}")
+    if not crops:
+        return Examples(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
+    stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos)
+
+
+def _resize(face: np.ndarray, size: int) -> np.ndarray:
+    if face.shape[0] == size:
+        return face
+    interpolation = cv2.INTER_AREA if face.shape[0] > size else cv2.INTER_CUBIC
+    return cv2.resize(face, (size, size), interpolation=interpolation)
