@@ -111,7 +111,7 @@ def main() -> int:
 
     model = load(args)
     print(f"model: {model.bundle.name} ({model.backbone.arch})")
-    crops = [align_crop(f.image, d[0], model.backbone.image_size).crop for f, d in zip(frames, found) if d]
+    crops = [align_crop(f.image, d[0], model.backbone.image_size).crop for f, d in zip(frames, found, strict=True) if d]
     forward_per_face = {}
     for name, det in model.detectors.items():
         for batch in [int(b) for b in args.batches.split(",")]:

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune a detector on a labelled folder (real/, fake/<method>/) or CSV")
     train.add_argument("data")
-    train.add_argument("--detector", choices=["hamlet", "mfclip"], required=True)
+    train.add_argument("--detector", choices=["hamlet", "mfclip", "clip"], required=True,
+                       help="clip = stage 1: train the backbone itself on the hierarchical prompts")
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (becomes a model folder)")
     train.add_argument("--backbone", help="e.g. ViT-L-14:openai, ARCH@weights.safetensors "
                                           "(default: the default model's backbone)")
@@ -250,6 +251,8 @@ def cmd_train(args) -> int:
     print(f"best validation AUC {summary['best_val_auc']:.4f} after {summary['epochs_run']} epoch(s)")
     print(_metrics_table({args.detector: test}))
     print(f"model folder: {args.out}  (use it with `ffd analyze --model {args.out}`)")
+    if "backbone" in summary:
+        print(f"trained backbone: train detectors on it with --backbone {summary['backbone']}")
     return 0
 
 

@@ -68,29 +68,16 @@ def tiny_backbone():
 def make_tiny_model(root: Path, detectors=("hamlet", "mfclip"), seed: int = 0) -> Path:
     """A real model folder (model.json + safetensors) on the tiny architecture, untrained but complete.
 
-    The backbone weights are written to a file, so it loads through the same path as a shipped model.
+    The random backbone weights are written to a file first, so the folder loads through the same path as a
+    shipped model (a random backbone is otherwise refused).
     """
-    from safetensors.torch import save_file
-
-    from core.backbones import BackboneSpec, load_backbone
-    from core.detectors.checkpoint import save_detector
+    from core.backbones import load_backbone
     from core.detectors.registry import build_detector
-    from core.models import ModelBundle
+    from core.models import save_model
 
-    root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    random_model = load_backbone(TINY_ARCH, allow_random=True).model
-    weights = root / "backbone.safetensors"
-    save_file({k: v.contiguous() for k, v in random_model.state_dict().items()}, str(weights))
-    backbone = load_backbone(BackboneSpec(TINY_ARCH, weights=str(weights)))
-    entries = {}
-    for name in detectors:
-        save_detector(build_detector(name, backbone), root / f"{name}.safetensors")
-        entries[name] = {"checkpoint": f"{name}.safetensors", "threshold": 0.5}
-    bundle = ModelBundle(root=root, name="tiny-untrained-test",
-                         backbone=BackboneSpec(TINY_ARCH, weights=str(weights), sha256=backbone.weights_sha256),
-                         detectors=entries)
-    bundle.save()
+    backbone = load_backbone(TINY_ARCH, allow_random=True)
+    save_model(root, "tiny-untrained-test", backbone, {n: build_detector(n, backbone) for n in detectors})
     return root
 
 

@@ -20,7 +20,7 @@ def register_detector(name: str) -> Callable[[type], type]:
 
 def _ensure_builtin() -> None:
     # Importing the modules runs their @register_detector decorators.
-    from core.detectors import hamlet, mfclip  # noqa: F401
+    from core.detectors import clip_prompts, hamlet, mfclip  # noqa: F401
 
 
 def available_detectors() -> list[str]:

@@ -26,6 +26,8 @@ from core.media import DecodeStats, Sampling, iter_frames, planned_indices, prob
 from core.models import LoadedModel
 from core.results import AnalysisResult, DetectorResult, FaceRecord, FrameRecord
 
+THUMBNAIL_SIDE = 480  # longest side of the frame thumbnails kept with each face (~20 kB as JPEG)
+
 
 @dataclass
 class AnalysisSettings:
@@ -36,8 +38,8 @@ class AnalysisSettings:
     threshold: float | None = None      # None: each detector's validated threshold from the model card
     min_face_confidence: float = 0.5
     max_faces_per_frame: int = 8
-    max_artifacts: int = 600            # face crops/maps kept for display: all of them up to this many, then the
-                                        # most suspicious ones
+    max_artifacts: int = 600            # faces whose images (crop, maps, frame thumbnail) are kept: all of them
+                                        # up to this many, then the most suspicious ones
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -63,7 +65,9 @@ class _PendingFace:
     box: list[float]
     identity: int
     crops: dict[int, np.ndarray]        # input size -> aligned RGB crop
+    matrix: list[list[float]]           # frame -> largest crop affine (to paste maps back onto the frame)
     key: str
+    thumbnail: bytes                    # the frame, downscaled, for reports and reopened cases
 
 
 def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
@@ -104,6 +108,7 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
                 frame_records[-1].faces.append(record)
                 result.artifacts.setdefault(face.key, {}).update(artifacts)
             result.artifacts[face.key]["crop.jpg"] = _encode(face.crops[sizes[-1]], ".jpg")
+            result.artifacts[face.key]["frame.jpg"] = face.thumbnail
             suspicion = max(rec.score for rec, _ in by_detector.values())
             _bound_artifacts(result.artifacts, kept, (suspicion, face.key), settings.max_artifacts)
         pending.clear()
@@ -120,10 +125,13 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
             record = FrameRecord(frame.index, round(frame.time_s, 4))
             result.sampled_frames += 1
             result.frames_with_faces += bool(found)
+            thumbnail = _encode(_downscale(frame.image, THUMBNAIL_SIDE), ".jpg") if found else b""
             for n, (det, identity) in enumerate(zip(found, identities, strict=True)):
-                crops = {size: align_crop(frame.image, det, size).crop for size in sizes}
-                pending.append(_PendingFace(record, [round(float(v), 1) for v in det.box], identity, crops,
-                                            f"{frame.index}:{n}"))
+                aligned = {size: align_crop(frame.image, det, size) for size in sizes}
+                pending.append(_PendingFace(
+                    record, [round(float(v), 1) for v in det.box], identity,
+                    {size: a.crop for size, a in aligned.items()},
+                    np.round(aligned[sizes[-1]].matrix, 5).tolist(), f"{frame.index}:{n}", thumbnail))
             if len(pending) >= settings.batch_size:
                 flush()
             elapsed = time.time() - tick
@@ -156,7 +164,7 @@ def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.dev
         with torch.inference_mode(), autocast(device):
             result = detector(faces).detach_cpu()
         for i, face in enumerate(pending):
-            extras = {}
+            extras = {"crop_matrix": face.matrix}
             artifacts = {}
             if "patch_box" in result.extras:
                 extras["patch_box"] = [int(v) for v in result.extras["patch_box"][i].tolist()]
@@ -179,6 +187,14 @@ def _bound_artifacts(artifacts: dict, kept: list, entry: tuple[float, str], limi
     if len(kept) > limit:
         _, dropped = heapq.heappop(kept)
         artifacts.pop(dropped, None)
+
+
+def _downscale(image: np.ndarray, side: int) -> np.ndarray:
+    scale = side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _encode(image: np.ndarray, ext: str) -> bytes:

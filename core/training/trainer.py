@@ -36,6 +36,8 @@ from core.training.facecache import CacheSettings, FaceCache
 from core.training.splits import save_split, split_report, split_samples
 from core.training.state import load_state, save_state
 
+TRAINED_BACKBONE = "trained_backbone.safetensors"
+
 
 @dataclass
 class TrainConfig:
@@ -59,7 +61,7 @@ class TrainConfig:
     device: str = "auto"
 
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else (1e-3 if self.detector == "hamlet" else 1e-4)
+        return self.lr if self.lr is not None else {"hamlet": 1e-3, "clip": 3e-4}.get(self.detector, 1e-4)
 
 
 @dataclass
@@ -281,6 +283,14 @@ class Trainer:
                               title=f"{self.config.detector} test ROC")
         summary = {"test": {k: v for k, v in test.items() if k != "scores"},
                    "best_val_auc": max(h["val_auc"] for h in history), "epochs_run": len(history)}
+        if hasattr(best, "export_backbone"):  # stage-1 backbone training: its CLIP becomes a backbone file
+            from safetensors.torch import save_file
+
+            from core.atomic import atomic_path
+
+            with atomic_path(self.run_dir / TRAINED_BACKBONE) as tmp:
+                save_file(best.export_backbone(), str(tmp))
+            summary["backbone"] = f"{backbone.arch}@{self.run_dir / TRAINED_BACKBONE}"
         self._save_model(best, backbone, threshold, prepared, history, final=True, test_metrics=summary)
         self.report(TrainProgress("done", len(history), self.config.epochs, val_auc=summary["best_val_auc"]))
         return summary
