@@ -1,0 +1,86 @@
+"""Trainer mechanics on real faces with the tiny config: determinism, resume after a kill, cancel, model folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core.errors import CancelledError
+from core.models import load_model, read_bundle
+from core.training.splits import check_no_leak, load_split
+from core.training.trainer import Trainer, TrainConfig
+from tests.conftest import TINY_ARCH, require_data
+
+
+def _config(**overrides):
+    base = dict(detector="hamlet", backbone=TINY_ARCH, random_backbone=True, epochs=2, batch_size=16,
+                max_files=24, aligned=True, patience=10, seed=3)
+    return TrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return require_data("ffhq_stylegan")
+
+
+def test_run_folder_is_a_model_with_card_and_leak_free_split(data, tmp_path):
+    summary = Trainer(data, tmp_path / "run", _config()).run()
+    bundle = read_bundle(tmp_path / "run")
+    card = bundle.card
+    assert card["training"]["data_sha256"] and card["metrics"]["test"]["frame"]["n"] > 0
+    assert 0.0 <= summary["test"]["frame"]["auc"] <= 1.0 and (tmp_path / "run" / "roc_test.png").stat().st_size
+    check_no_leak(load_split(tmp_path / "run" / "split.json", root=str(data)))
+    model = load_model(bundle, ["hamlet"])
+    assert model.detectors["hamlet"].input_size == 64
+
+
+def test_same_seed_same_training(data, tmp_path):
+    a = Trainer(data, tmp_path / "a", _config(epochs=1)).run()
+    b = Trainer(data, tmp_path / "b", _config(epochs=1)).run()
+    history = [json.loads((tmp_path / run / "history.json").read_text()) for run in ("a", "b")]
+    assert history[0][0]["loss"] == history[1][0]["loss"] and a["test"]["frame"] == b["test"]["frame"]
+
+
+def test_resume_after_kill_continues_from_last_epoch(data, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "FFD_DATA_DIR": os.environ["FFD_DATA_DIR"]}
+    cmd = [sys.executable, "-m", "core.cli", "train", str(data), "--detector", "hamlet", "--out", str(run),
+           "--backbone", TINY_ARCH, "--random-backbone", "--epochs", "40", "--max-files", "24", "--aligned",
+           "--patience", "100", "--seed", "3", "--batch-size", "16", "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    state = run / "trainer_state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not state.exists() or json.loads(state.read_text())["epoch"] < 2):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= killed_at < 40
+    summary = Trainer(data, run, _config(epochs=killed_at + 2)).run()
+    epochs = [h["epoch"] for h in json.loads((run / "history.json").read_text())]
+    assert epochs == list(range(1, killed_at + 3))  # picked up right after the last saved epoch, no repeats
+    assert summary["epochs_run"] == killed_at + 2
+
+
+def test_cancel_leaves_a_usable_checkpoint(data, tmp_path):
+    run = tmp_path / "run"
+    seen_epochs = []
+
+    def progress(p):
+        if p.stage == "validating":
+            seen_epochs.append(p.epoch)
+
+    with pytest.raises(CancelledError):
+        Trainer(data, run, _config(epochs=5), progress=progress, cancel=lambda: len(seen_epochs) >= 1).run()
+    assert json.loads((run / "trainer_state.json").read_text())["epoch"] == 1
+    model = load_model(read_bundle(run), ["hamlet"])  # the best-so-far model folder loads and runs
+    import torch
+
+    with torch.no_grad():
+        out = model.detectors["hamlet"](torch.rand(2, 3, 64, 64))
+    assert out.p_fake.shape == (2,)
