@@ -1,21 +1,104 @@
-"""Entry point of the desktop app (`ffd-desktop`)."""
+"""Entry point of the desktop app (`ffd-desktop [--model DIR] [FILE ...]`)."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import logging
+import signal
 import sys
+
+# The engine's native libraries, loaded once on the GUI thread before the window is shown. Why: loading a native
+# extension (dlopen and initialisation of torch, MediaPipe, ...) holds Python's GIL for 150-300 ms at a time, so
+# doing it in the worker thread while the window is live would freeze the event loop that long. Once loaded, the
+# worker's computations release the GIL often and the window stays fluid (tests/desktop measures it).
+ENGINE_MODULES = (
+    "torch", "open_clip", "safetensors.torch", "cv2",
+    "mediapipe.python.solutions.face_detection", "mediapipe.python.solutions.face_mesh",
+    "core.engine", "core.models", "core.faces", "core.detectors.hamlet", "core.detectors.mfclip",
+    "core.forensics.heatmap", "core.cases", "core.report",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ffd-desktop", description="FFD Desktop: face forgery detection.")
+    parser.add_argument("--model", metavar="DIR",
+                        help="model folder to use (default: $FFD_MODEL, else the configured/shipped model)")
+    parser.add_argument("--no-preload", action="store_true", help="load the model only when the first file comes")
+    parser.add_argument("files", nargs="*", help="video or photo files to analyse at start")
+    return parser
+
+
+def create_app(qt_args: list[str] | None = None):
+    """The QApplication with the app's names, Fusion style and dark theme (shared by main() and tests)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ffd_desktop.settings import APPLICATION, ORGANISATION
+    from ffd_desktop.views.style import STYLESHEET, palette
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ffd-desktop", *(qt_args or [])])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setStyle("Fusion")
+    app.setPalette(palette())
+    app.setStyleSheet(STYLESHEET)
+    return app
+
+
+def load_engine_libraries(report=None) -> None:
+    """Import ENGINE_MODULES (see above); `report(name)` is told each one, e.g. to update a splash screen."""
+    for name in ENGINE_MODULES:
+        if report is not None:
+            report(name)
+        importlib.import_module(name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication
+    args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = _quit_on_signals()
+    app = create_app(qt_args)
 
-    from ffd_desktop.main_window import MainWindow
+    from ffd_desktop.views.splash import Splash
 
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
-    app.setApplicationName("FFD Desktop")
-    app.setOrganizationName("FFD")
-    window = MainWindow()
-    window.show()
-    return app.exec()
+    splash = Splash()
+    splash.show()
+    load_engine_libraries(lambda name: splash.message(f"Loading {name.split('.')[0]}…"))
+
+    from ffd_desktop.controllers.main_controller import MainController
+
+    controller = MainController(model_dir=args.model, preload=not args.no_preload)
+    controller.window.show()
+    splash.finish(controller.window)
+    if args.files:
+        controller.open_files(args.files)
+    from PySide6.QtCore import QTimer
+
+    heartbeat = QTimer()              # Python runs signal handlers only between bytecodes: wake it up now and then
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
+    code = 0 if stop.is_set() else app.exec()
+    heartbeat.stop()
+    controller.shutdown()             # saves the window layout, stops the worker threads
+    return code
+
+
+def _quit_on_signals():
+    """Ctrl+C / SIGTERM end the app cleanly (layout saved, threads stopped), even while it is still starting."""
+    import threading
+
+    from PySide6.QtCore import QCoreApplication
+
+    stop = threading.Event()
+
+    def handler(*_):
+        stop.set()
+        if QCoreApplication.instance() is not None:
+            QCoreApplication.instance().quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return stop
 
 
 if __name__ == "__main__":

@@ -1,0 +1,244 @@
+"""Everything slow runs here, off the GUI thread, and reports back only through Qt signals.
+
+- AnalysisWorker lives in its own QThread: loads the model once (and keeps it), runs core.engine.analyze one file
+  at a time, saves the completed result to the case store (its own connection: one SQLite connection per thread),
+  and signals progress / finished / failed / cancelled. Cancellation is a threading.Event per job, set directly
+  from the GUI thread, because the worker's event loop is busy inside analyze() while a job runs.
+- FrameLoader lives in its own QThread: checks that the evidence file is still the analysed one (SHA-256), then
+  streams the sampled frames with core.media and hands them over as JPEG bytes (bounded memory, instant scrubbing).
+- run_task() runs one-off jobs (PDF export, weights import, hashing) on the global QThreadPool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from core.errors import CancelledError, FFDError
+
+log = logging.getLogger("ffd_desktop")
+
+FRAME_SIDE = 1280                 # longest side of the frames kept for the viewer (JPEG in memory)
+FRAME_BUDGET_BYTES = 256 << 20    # beyond this (hours of video), later frames show their stored thumbnails
+
+
+def lower_thread_priority(niceness: int = 5) -> None:
+    """Make the calling thread (and the threads it starts later, e.g. torch's OpenMP pool) yield the CPU to the
+    GUI thread. Why: on a 2-core machine busy with an analysis, the event loop must still get the CPU the moment
+    it has work, or the window stutters. Mild (5, not 19): the work must still get its share next to other busy
+    programs. Linux honours per-thread niceness; elsewhere QThread.LowPriority (set by the controllers) does it."""
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) for the window; engine errors carry their own wording, bugs get a short line."""
+    if isinstance(exc, FFDError):
+        return type(exc).__name__, str(exc)
+    log.error("internal error\n%s", "".join(traceback.format_exception(exc)))
+    return "InternalError", f"internal error ({type(exc).__name__}: {exc}); details were written to the log"
+
+
+class AnalysisWorker(QObject):
+    progress = Signal(str, str, int, int, float)     # path, stage, done, total, eta seconds (-1: unknown)
+    finished = Signal(str, object, int, str)         # path, AnalysisResult, case id (-1: not saved), save problem
+    failed = Signal(str, str, str)                   # path, error kind, message
+    cancelled = Signal(str)                          # path
+    modelReady = Signal(str)                         # description of the loaded model
+
+    def __init__(self, case_store_path: str | os.PathLike | None):
+        super().__init__()
+        self._case_store_path = case_store_path
+        self._model = None
+        self._model_key: tuple | None = None
+
+    @Slot()
+    def started(self) -> None:
+        lower_thread_priority()
+
+    @Slot(object)
+    def preload(self, job: dict) -> None:
+        """Load the model ahead of the first file (startup), so the first analysis starts at once."""
+        try:
+            self._ensure_model(job, "")
+        except Exception as exc:   # reported when a file is actually analysed
+            log.info("model preload failed: %s", exc)
+
+    @Slot(str, object)
+    def analyse(self, path: str, job: dict) -> None:
+        cancel: threading.Event = job["cancel"]
+        try:
+            if cancel.is_set():
+                raise CancelledError("analysis cancelled")
+            model, settings = self._ensure_model(job, path)
+            if cancel.is_set():
+                raise CancelledError("analysis cancelled")
+            from core.engine import analyze
+
+            result = analyze(path, settings, model, progress=lambda p: self._report(path, p),
+                             cancel=cancel.is_set)
+        except CancelledError:
+            self.cancelled.emit(path)
+            return
+        except Exception as exc:
+            self.failed.emit(path, *describe_error(exc))
+            return
+        if cancel.is_set():                        # cancelled after the last check: keep the promise, save nothing
+            self.cancelled.emit(path)
+            return
+        case_id, problem = self._save(result)
+        self.finished.emit(path, result, case_id, problem)
+
+    def _report(self, path: str, p) -> None:
+        self.progress.emit(path, p.stage, int(p.done), int(p.total), -1.0 if p.eta_s is None else float(p.eta_s))
+
+    def _ensure_model(self, job: dict, path: str):
+        """The loaded model for this job, loading (or topping up detectors) only when something changed."""
+        from core.engine import AnalysisSettings, select_device
+        from core.media import Sampling
+        from core.models import load_model, read_bundle
+
+        detectors = list(job["detectors"])
+        if not detectors:
+            raise FFDError("no detector is selected; choose at least one in Settings")
+        device = select_device(job.get("device", "auto"))
+        key = (str(job["model_dir"]), str(device))
+        if self._model is None or self._model_key != key or not set(detectors) <= set(self._model.detectors):
+            self.progress.emit(path, "loading model", 0, 0, -1.0)
+            bundle = read_bundle(job["model_dir"])
+            backbone = self._model.backbone if self._model is not None and self._model_key == key else None
+            wanted = sorted(set(detectors) | (set(self._model.detectors) if backbone is not None else set()))
+            self._model = load_model(bundle, wanted, device=device, backbone=backbone)
+            self._model_key = key
+            self.modelReady.emit(f"{bundle.name} on {device}")
+        # Small batches on the CPU keep Cancel prompt (one batch is the longest uninterruptible step).
+        batch = 16 if device.type != "cpu" else 4
+        settings = AnalysisSettings(detectors=detectors, sampling=Sampling("fps", float(job["fps"])),
+                                    batch_size=batch)
+        return self._model, settings
+
+    def _save(self, result) -> tuple[int, str]:
+        from core.cases import CaseStore
+
+        try:
+            with CaseStore(self._case_store_path) as store:
+                return store.save(result), ""
+        except Exception as exc:
+            return -1, describe_error(exc)[1]
+
+
+class FrameLoader(QObject):
+    """Streams the sampled frames of one evidence file; a newer request makes the current stream stop."""
+
+    state = Signal(int, str, str)              # generation, "ok" | "missing" | "changed" | "error", message
+    frameReady = Signal(int, int, object)      # generation, frame index, JPEG bytes
+    done = Signal(int)                         # generation
+
+    def __init__(self):
+        super().__init__()
+        self.generation = 0    # bumped from the GUI thread: a plain int write, read here between frames
+
+    @Slot()
+    def started(self) -> None:
+        lower_thread_priority()
+
+    @Slot(int, str, str, object, object)
+    def load(self, generation: int, path: str, sha256: str, sampling: dict, wanted: list) -> None:
+        from core.media import Sampling, iter_frames, probe, sha256_file
+        from ffd_desktop.imaging import downscale, encode_jpeg
+
+        if generation != self.generation:
+            return
+        try:
+            if not path or not Path(path).is_file():
+                self.state.emit(generation, "missing", f"The evidence file is not at {path} any more: "
+                                                       "showing the frame thumbnails stored with the case.")
+                return
+            if sha256 and sha256_file(path) != sha256:
+                self.state.emit(generation, "changed", f"The file at {path} is no longer the analysed evidence "
+                                                       "(its SHA-256 differs): showing the stored thumbnails.")
+                return
+            self.state.emit(generation, "ok", "")
+            todo, spent = set(wanted), 0
+            info = probe(path, with_hash=False)
+            for frame in iter_frames(path, Sampling(**sampling), info=info):
+                if generation != self.generation or not todo:
+                    return
+                if frame.index in todo:
+                    todo.discard(frame.index)
+                    data = encode_jpeg(downscale(frame.image, FRAME_SIDE))
+                    spent += len(data)
+                    self.frameReady.emit(generation, frame.index, data)
+                    if spent > FRAME_BUDGET_BYTES:
+                        self.state.emit(generation, "partial", f"Long video: frames after {frame.time_s:.0f} s are "
+                                                               "shown from the stored thumbnails.")
+                        return
+        except Exception as exc:
+            self.state.emit(generation, "error", f"The evidence could not be decoded for display "
+                                                 f"({describe_error(exc)[1]}): showing the stored thumbnails.")
+        finally:
+            if generation == self.generation:
+                self.done.emit(generation)
+
+
+class _TaskSignals(QObject):
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread, so the task's signals reach the callbacks there (queued)."""
+
+    def __init__(self, task: _Task, on_done, on_error):
+        super().__init__()
+        self.task, self.on_done, self.on_error = task, on_done, on_error
+
+    @Slot(object)
+    def succeeded(self, value) -> None:
+        _running.pop(self.task, None)
+        self.on_done(value)
+
+    @Slot(str)
+    def failed(self, message: str) -> None:
+        _running.pop(self.task, None)
+        self.on_error(message)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], object]):
+        super().__init__()
+        self.fn = fn
+        self.signals = _TaskSignals()
+
+    def run(self) -> None:
+        try:
+            value = self.fn()
+        except Exception as exc:
+            self.signals.failed.emit(describe_error(exc)[1])
+            return
+        self.signals.succeeded.emit(value)
+
+
+_running: dict[_Task, _Relay] = {}   # keeps tasks, their signal objects and relays alive until they report
+
+
+def run_task(fn: Callable[[], object], on_done: Callable[[object], None],
+             on_error: Callable[[str], None]) -> _Task:
+    """Run fn() on the thread pool; on_done(value) / on_error(message) are called on the GUI thread."""
+    task = _Task(fn)
+    task.setAutoDelete(False)
+    relay = _Relay(task, on_done, on_error)
+    _running[task] = relay
+    task.signals.succeeded.connect(relay.succeeded)
+    task.signals.failed.connect(relay.failed)
+    QThreadPool.globalInstance().start(task)
+    return task
