@@ -12,7 +12,7 @@ import pytest
 from core.errors import CancelledError
 from core.models import load_model, read_bundle
 from core.training.splits import check_no_leak, load_split
-from core.training.trainer import Trainer, TrainConfig
+from core.training.trainer import TrainConfig, Trainer
 from tests.conftest import TINY_ARCH, require_data
 
 
