@@ -122,6 +122,24 @@ def main() -> int:
             add(f"{name} forward", f"batch {batch}", batch / seconds, "faces/s")
             forward_per_face[name] = seconds / batch
 
+    # Issue targets: HAMLET's plugin vs the bare CLIP image forward (batch 16); MFCLIP's patch selection + SRM.
+    hamlet = model.detectors["hamlet"]
+    faces = torch.rand(16, 3, hamlet.input_size, hamlet.input_size, device=next(hamlet.parameters()).device)
+    with torch.inference_mode():
+        feats = hamlet.backbone_features(faces)
+        clip_s = timed(lambda: model.backbone.model.encode_image(hamlet.normalize(faces)))
+        plugin_s = timed(lambda: hamlet.forward_features(feats))
+    add("hamlet plugin / CLIP image", f"{model.backbone.arch}, batch 16", 100 * plugin_s / clip_s, "%")
+    from core.forensics import crop_patches, richest_patch, srm_filter
+
+    crops224 = torch.rand(32, 3, 224, 224)
+
+    def select_and_filter() -> None:
+        boxes, _ = richest_patch(crops224, 112)
+        srm_filter(crop_patches(crops224, boxes, 112))
+
+    add("mfclip patch + SRM", "224 crops, p=112, batch 32", 1000 * timed(select_and_filter) / 32, "ms/crop")
+
     settings = AnalysisSettings(sampling=sampling)
     result = analyze(args.video, settings, model)  # warm-up
     start = time.perf_counter()

@@ -689,7 +689,7 @@ def _methodology(pdf: _ReportPDF, result: AnalysisResult) -> None:
     pdf.subheading("MFCLIP")
     pdf.paragraph(
         "Multi-modal Fine-grained CLIP (Y. Zhang, T. Wang, Z. Yu, Z. Gao, L. Shen, S. Chen: \"MFCLIP: Multi-modal "
-        "Fine-grained CLIP for Generalizable Diffusion Face Forgery Detection\", 2024). It also builds on CLIP and, "
+        "Fine-grained CLIP for Generalizable Diffusion Face Forgery Detection\", arXiv:2409.09724, 2024). It also builds on CLIP and, "
         "besides the whole face, examines fine noise: the most textured patch of the face (chosen by grey-level "
         "co-occurrence statistics) is passed through SRM high-pass filters, which suppress the picture content and "
         "expose the noise traces that face generators and blending tend to leave. During training these image and "
