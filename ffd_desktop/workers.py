@@ -6,6 +6,9 @@
   from the GUI thread, because the worker's event loop is busy inside analyze() while a job runs.
 - FrameLoader lives in its own QThread: checks that the evidence file is still the analysed one (SHA-256), then
   streams the sampled frames with core.media and hands them over as JPEG bytes (bounded memory, instant scrubbing).
+- TrainWorker lives in its own QThread (started on the first training): runs core.training's Trainer on a data
+  folder into a run folder and relays its progress; Cancel (a threading.Event set from the GUI thread) makes the
+  trainer stop at the next step, after it has saved the last completed epoch.
 - run_task() runs one-off jobs (PDF export, weights import, hashing) on the global QThreadPool.
 """
 
@@ -188,6 +191,43 @@ class FrameLoader(QObject):
         finally:
             if generation == self.generation:
                 self.done.emit(generation)
+
+
+class TrainWorker(QObject):
+    ready = Signal(str)                   # device the training runs on
+    progress = Signal(object)             # TrainProgress fields as a dict
+    finished = Signal(str, object)        # run folder, summary dict (test metrics, best val AUC, epochs run, ...)
+    failed = Signal(str, str, str)        # run folder, error kind, message
+    cancelled = Signal(str)               # run folder
+
+    @Slot()
+    def started(self) -> None:
+        lower_thread_priority()
+
+    @Slot(object)
+    def train(self, job: dict) -> None:
+        """job: data, run_dir, config (TrainConfig fields), resume, cancel (threading.Event)."""
+        cancel: threading.Event = job["cancel"]
+        run_dir = str(job["run_dir"])
+        try:
+            from core.training.trainer import TrainConfig, Trainer
+
+            trainer = Trainer(job["data"], run_dir, TrainConfig(**job["config"]), progress=self._report,
+                              cancel=cancel.is_set)
+            self.ready.emit(str(trainer.device))
+            summary = trainer.run(resume=bool(job["resume"]))
+        except CancelledError:
+            self.cancelled.emit(run_dir)
+            return
+        except Exception as exc:
+            self.failed.emit(run_dir, *describe_error(exc))
+            return
+        self.finished.emit(run_dir, summary)
+
+    def _report(self, p) -> None:
+        self.progress.emit({"stage": p.stage, "epoch": p.epoch, "epochs": p.epochs, "step": p.step,
+                            "steps": p.steps, "loss": p.loss, "val_auc": p.val_auc, "eta_s": p.eta_s,
+                            "message": p.message})
 
 
 class _TaskSignals(QObject):

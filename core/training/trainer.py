@@ -156,7 +156,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         prepared = self._prepare()
-        backbone = self._backbone()
+        resuming = resume and (self.run_dir / "trainer_state.json").exists()
+        # A resumed run continues on the backbone it started with, as its model folder recorded it (a random
+        # initialisation is identified by the file it was saved to at the first epoch).
+        backbone = (load_backbone(read_bundle(self.run_dir).backbone, device=self.device) if resuming
+                    else self._backbone())
         torch.manual_seed(cfg.seed)
         detector = build_detector(cfg.detector, backbone, cfg.detector_config).to(self.device)
         size = detector.input_size
@@ -174,7 +178,7 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda")
         history: list[dict] = []
         start_epoch, best_auc, best_epoch = 1, -1.0, 0
-        if resume and (self.run_dir / "trainer_state.json").exists():
+        if resuming:
             info = load_state(self.run_dir, detector, optimizer, scheduler)
             history, best_auc, best_epoch = info["history"], info["best_auc"], info["best_epoch"]
             start_epoch = info["epoch"] + 1

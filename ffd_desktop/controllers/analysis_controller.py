@@ -68,6 +68,10 @@ class AnalysisController(QObject):
         if choice.usable:
             self._preload.emit(self._job(choice))
 
+    def reload_model(self) -> None:
+        """The model choice changed: load the new model now (after the running file), not at the next drop."""
+        self.preload()
+
     def enqueue(self, paths: list[str]) -> None:
         choice = self.model()
         if not choice.usable:
@@ -114,7 +118,13 @@ class AnalysisController(QObject):
         self._request.emit(path, job)
 
     def _job(self, choice: ModelChoice) -> dict:
-        return {**self.settings.analysis_options(), "model_dir": str(choice.path), "cancel": threading.Event()}
+        options = self.settings.analysis_options()
+        # A model may hold only some detectors (a trained run holds the one it trained): run the selected ones it
+        # has. If it has none of them, the worker says which detector is missing.
+        present = [d for d in options["detectors"] if choice.bundle is not None and d in choice.bundle.detectors]
+        if present:
+            options["detectors"] = present
+        return {**options, "model_dir": str(choice.path), "cancel": threading.Event()}
 
     @Slot(str, str, int, int, float)
     def _on_progress(self, path: str, stage: str, done: int, total: int, eta: float) -> None:

@@ -16,6 +16,7 @@ from ffd_desktop.controllers.history_controller import HistoryController
 from ffd_desktop.controllers.report_controller import ReportController
 from ffd_desktop.controllers.result_controller import ResultController
 from ffd_desktop.controllers.settings_controller import SettingsController
+from ffd_desktop.controllers.train_controller import TrainController
 from ffd_desktop.modelpath import ModelChoice, choose_model, inspect
 from ffd_desktop.settings import AppSettings
 from ffd_desktop.views.main_window import MainWindow
@@ -39,6 +40,7 @@ class MainController(QObject):
         self.analysis = AnalysisController(w, self.settings, lambda: self.model_choice, self.case_store_path)
         self.reports = ReportController(w, self.settings, self.prompts, self.history)
         self.settings_ui = SettingsController(w, self.settings, self.prompts, lambda: self.model_choice)
+        self.training = TrainController(w, self.settings, self.prompts, lambda: self.model_choice)
 
         w.filesDropped.connect(self.open_files)
         w.drop_zone.openRequested.connect(self.ask_open)
@@ -53,6 +55,7 @@ class MainController(QObject):
         w.attention_action.toggled.connect(self.results.set_attention)
         w.analysis.player.attention_button.toggled.connect(w.attention_action.setChecked)
         w.history_action.triggered.connect(lambda: w.tabs.setCurrentWidget(w.history))
+        w.train_action.triggered.connect(lambda: w.tabs.setCurrentWidget(w.train))
         w.about_action.triggered.connect(self.about)
         w.tabs.currentChanged.connect(self._tab_changed)
         w.analysis_stack.currentChanged.connect(lambda _: self._update_actions())
@@ -61,7 +64,8 @@ class MainController(QObject):
         self.analysis.analysisFinished.connect(self.show_result)
         self.history.caseOpened.connect(self.show_result)
         self.history.caseDeleted.connect(self._case_deleted)
-        self.settings_ui.modelFolderChosen.connect(self._model_folder_chosen)
+        self.settings_ui.modelFolderChosen.connect(lambda folder: self.use_model(folder, "settings"))
+        self.training.modelChosen.connect(lambda folder: self.use_model(folder, "trained here"))
 
         self._show_model_state()
         self._update_actions()
@@ -128,6 +132,7 @@ class MainController(QObject):
     def _tab_changed(self, _index: int) -> None:
         if self.window.tabs.currentWidget() is self.window.history:
             self.history.refresh()
+        if self.window.tabs.currentWidget() is not self.window.analysis_stack:
             self.results.stop()
         self._update_actions()
 
@@ -145,9 +150,26 @@ class MainController(QObject):
             self.window.setWindowTitle(f"FFD Desktop {core.__version__}")
             self._update_actions()
 
-    def _model_folder_chosen(self, folder: str) -> None:
-        self.model_choice = inspect(Path(folder), "settings")
+    def use_model(self, folder: str, source: str) -> None:
+        """Switch the analysis model (Settings > Models, or "Use this model" after a training): the status bar
+        says so at once, the worker loads it in the background and the next analysis runs on it."""
+        self.model_choice = inspect(Path(folder), source)
         self._show_model_state()
+        self.training.model_changed()
+        choice = self.model_choice
+        if not choice.usable:
+            return
+        self.analysis.reload_model()
+        present = [d for d in self.settings.detectors if d in choice.bundle.detectors]
+        missing = [d for d in self.settings.detectors if d not in choice.bundle.detectors]
+        note = ""
+        if missing and present:
+            note = (f"; it has no {', '.join(P.title(d) for d in missing)} detector, so analyses run "
+                    f"{', '.join(P.title(d) for d in present)} only")
+        elif missing:
+            note = (f"; it has none of the selected detectors: choose "
+                    f"{', '.join(P.title(d) for d in choice.bundle.detectors)} in Settings")
+        self.window.statusBar().showMessage(f"Analyses now use the model {choice.bundle.name}{note}", 12000)
 
     def _show_model_state(self) -> None:
         w, choice = self.window, self.model_choice
@@ -174,6 +196,7 @@ class MainController(QObject):
         self.settings.save_window_state(w.saveGeometry(), w.saveState())
         self.settings.sync()
         self.analysis.shutdown()
+        self.training.shutdown()
         self.results.shutdown()
         QThreadPool.globalInstance().waitForDone(30_000)
         self.history.shutdown()

@@ -1,4 +1,5 @@
-"""Main window layout: menus and toolbar, message banner, Analysis / Case history tabs, progress in the status bar.
+"""Main window layout: menus and toolbar, message banner, Analysis / Case history / Train tabs, progress in the
+status bar.
 
 The window owns no logic: controllers connect to its actions and signals. It accepts file drops anywhere.
 """
@@ -23,6 +24,7 @@ from ffd_desktop.views.analysis_view import AnalysisView
 from ffd_desktop.views.banner import Banner
 from ffd_desktop.views.drop_zone import DropZone, local_paths
 from ffd_desktop.views.history_view import HistoryView
+from ffd_desktop.views.train_view import TrainView
 
 
 class MainWindow(QMainWindow):
@@ -45,10 +47,12 @@ class MainWindow(QMainWindow):
         self.analysis_stack.addWidget(self.drop_zone)
         self.analysis_stack.addWidget(self.analysis)
         self.history = HistoryView()
+        self.train = TrainView()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.analysis_stack, "Analysis")
         self.tabs.addTab(self.history, "Case history")
+        self.tabs.addTab(self.train, "Train")
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -82,6 +86,7 @@ class MainWindow(QMainWindow):
         self.attention_action = action("Show &attention", "Ctrl+T", "Overlay the attention heatmap")
         self.attention_action.setCheckable(True)
         self.history_action = action("Case &history", "Ctrl+H", "Saved analyses")
+        self.train_action = action("&Train", "Ctrl+Shift+T", "Train a detector on labelled media")
         self.about_action = action("&About FFD Desktop")
         self.cancel_action.setEnabled(False)
 
@@ -96,6 +101,7 @@ class MainWindow(QMainWindow):
             analysis_menu.addSeparator() if a is None else analysis_menu.addAction(a)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.history_action)
+        view_menu.addAction(self.train_action)
         bar.addMenu("&Help").addAction(self.about_action)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("MainToolbar")
@@ -105,6 +111,7 @@ class MainWindow(QMainWindow):
             toolbar.addAction(a)
         toolbar.addSeparator()
         toolbar.addAction(self.history_action)
+        toolbar.addAction(self.train_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)

@@ -57,6 +57,7 @@ QPushButton:hover {{ background: #3e4650; }}
 QPushButton:disabled {{ color: #6b737c; }}
 QPushButton#Primary {{ background: #2f6fb0; border-color: #3b82c9; }}
 QPushButton#Danger {{ background: #7a2a2a; border-color: #9a3a3a; }}
+QPushButton#Primary:disabled, QPushButton#Danger:disabled {{ background: {PANEL_EDGE}; border-color: #4a525d; }}
 QProgressBar {{ background: {PANEL}; border: 1px solid {PANEL_EDGE}; border-radius: 3px; height: 12px;
                text-align: center; font-size: 8pt; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}

@@ -67,6 +67,15 @@ def test_resume_after_kill_continues_from_last_epoch(data, tmp_path):
     assert summary["epochs_run"] == killed_at + 2
 
 
+def test_resume_keeps_the_random_backbone_it_started_with(data, tmp_path):
+    """A from-scratch run resumed with no further improvement still evaluates its best epoch on its own backbone."""
+    run = tmp_path / "run"
+    Trainer(data, run, _config(epochs=1)).run()
+    first = read_bundle(run).backbone.sha256
+    summary = Trainer(data, run, _config(epochs=1)).run()  # nothing left to train: straight to the test stage
+    assert read_bundle(run).backbone.sha256 == first and summary["epochs_run"] == 1
+
+
 def test_cancel_leaves_a_usable_checkpoint(data, tmp_path):
     run = tmp_path / "run"
     seen_epochs = []
