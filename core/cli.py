@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     analyze.add_argument("--with-images", action="store_true",
                          help="include face crops / attention / SRM images (base64) in the JSON")
+    analyze.add_argument("--report", metavar="OUT.pdf", help="write the PDF case report")
+    analyze.add_argument("--case-number", help="case number printed on the report")
+    analyze.add_argument("--examiner", help="examiner printed on the report")
+    analyze.add_argument("--notes", help="notes printed on the report")
     analyze.set_defaults(func=cmd_analyze)
 
     batch = sub.add_parser("batch", help="analyse every media file under a folder (recursively)")
@@ -173,6 +177,10 @@ def cmd_analyze(args) -> int:
     result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))
     if args.json:
         atomic_write_text(args.json, result.to_json(include_artifacts=args.with_images, indent=1))
+    if args.report:
+        from core.report import write_report
+
+        write_report(result, args.report, case_number=args.case_number, examiner=args.examiner, notes=args.notes)
     print(summary(result))
     return 0
 

@@ -20,8 +20,14 @@ def ffd(*args, env_extra=None, timeout=600):
 def test_analyze_writes_json(tiny_model_dir, tmp_path):
     video = require_data("ffpp_c23_videos", "fake", "519_515.mp4")
     out = tmp_path / "out.json"
-    run = ffd("analyze", str(video), "--fps", "1", "--json", str(out), "--model", str(tiny_model_dir), "--quiet")
+    report = tmp_path / "case.pdf"
+    run = ffd("analyze", str(video), "--fps", "1", "--json", str(out), "--model", str(tiny_model_dir), "--quiet",
+              "--report", str(report), "--case-number", "CASE-7", "--examiner", "J. Doe")
     assert run.returncode == 0, run.stderr
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(report).pages)
+    assert "CASE-7" in text and "J. Doe" in text
     data = json.loads(out.read_text())
     import hashlib
 
