@@ -629,7 +629,7 @@ def _frame_panel(pdf: _ReportPDF, rank: int, pick: _Pick, result: AnalysisResult
         else:
             pdf.image(picture, x=cursor, y=top, w=side, h=side)
         if kind == "crop" and crop is not None and "mfclip" in pick.faces:
-            box = pick.faces["mfclip"].extras.get("patch_box")
+            box = pick.faces["mfclip"].patch_box
             if box:
                 size = result.detectors["mfclip"].model.get("input_size") or crop.shape[1]
                 s = side / size

@@ -20,8 +20,9 @@ class FaceRecord:
     identity: int
     score: float                      # p_fake from this detector
     similarities: dict[str, float] = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)  # e.g. {"patch_box": [x0, y0, x1, y1]} in crop pixels
+    extras: dict = field(default_factory=dict)  # e.g. {"crop_matrix": 2x3 frame -> stored crop affine}
     key: str = ""                     # artifact key, shared by every detector's record of the same face
+    patch_box: list[int] | None = None  # MFCLIP's richest patch [x0, y0, x1, y1] in detector-crop pixels
 
 
 @dataclass

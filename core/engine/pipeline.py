@@ -168,8 +168,8 @@ def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.dev
         for i, face in enumerate(pending):
             extras = {"crop_matrix": face.matrix}
             artifacts = {}
-            if "patch_box" in result.extras:
-                extras["patch_box"] = [int(v) for v in result.extras["patch_box"][i].tolist()]
+            patch_box = ([int(v) for v in result.extras["patch_box"][i].tolist()]
+                         if "patch_box" in result.extras else None)
             if "srm" in result.extras:
                 artifacts[f"{name}.srm.png"] = _encode(noise_to_image(result.extras["srm"][i].numpy()), ".png")
             if result.attention is not None:
@@ -178,7 +178,7 @@ def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.dev
             record = FaceRecord(
                 box=face.box, identity=face.identity, score=round(float(result.p_fake[i]), 6),
                 similarities={k: round(float(v[i]), 6) for k, v in result.similarities.items()},
-                extras=extras, key=face.key)
+                extras=extras, key=face.key, patch_box=patch_box)
             out[i][name] = (record, artifacts)
     return out
 

@@ -71,7 +71,7 @@ def _mfclip(view: AnalysisView, result: AnalysisResult, face: P.FaceEntry, crop:
     sims = ", ".join(f"{k} {v:+.3f}" for k, v in record.similarities.items())
     panel.score.setText(f"Fake score <b>{record.score:.3f}</b> (threshold {threshold:.2f})"
                         + (f" · similarities {sims}" if sims else ""))
-    box = record.extras.get("patch_box")
+    box = record.patch_box
     outlined, patch = crop, None
     if crop is not None and box:
         x0, y0, x1, y1 = (int(v) for v in box)       # crop pixels (all detectors share the backbone's crop size)

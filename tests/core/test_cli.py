@@ -99,3 +99,18 @@ def test_batch_goes_on_after_a_bad_file(tiny_model_dir, tmp_path):
     broken = [ln for ln in lines if ln["file"]["path"].endswith("broken.jpg")][0]
     assert broken["errors"][0]["code"] == 2 and "broken.jpg" in broken["errors"][0]["message"]
     assert sum(1 for ln in lines if ln.get("detectors")) == 2
+
+
+@pytest.mark.parametrize("detector, keys", [("hamlet", {"real", "fake", "context"}), ("mfclip", {"real", "fake"})])
+def test_analyze_with_one_detector(tiny_model_dir, tmp_path, detector, keys):
+    photo = sorted(require_data("ffhq_stylegan", "fake").glob("*.jpg"))[3]
+    out = tmp_path / "out.json"
+    run = ffd("analyze", str(photo), "--detectors", detector, "--json", str(out), "--model", str(tiny_model_dir),
+              "--quiet")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert list(data["detectors"]) == [detector]
+    faces = [f for fr in data["detectors"][detector]["frames"] for f in fr["faces"]]
+    assert faces and all(set(f["similarities"]) == keys for f in faces)
+    if detector == "mfclip":
+        assert all(len(f["patch_box"]) == 4 for f in faces)

@@ -122,7 +122,7 @@ def test_panels_show_the_selected_face(analysed):
     assert set(view.hamlet.bars.values()) >= {"real", "fake", "context"}
     for pane in (view.face.crop, view.mfclip.crop, view.mfclip.patch, view.mfclip.srm):
         assert not pane.pixmap().isNull()
-    patch_box = face.records["mfclip"].extras["patch_box"]
+    patch_box = face.records["mfclip"].patch_box
     assert view.mfclip.patch.pixmap().width() == patch_box[2] - patch_box[0]
 
     # clicking a box selects that face
