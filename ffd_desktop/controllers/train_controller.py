@@ -454,14 +454,18 @@ class TrainController(QObject):
         auc = f": validation AUC {p['val_auc']:.3f}" if p["val_auc"] is not None else ""
         v.stage_label.setText(f"Epoch {p['epoch']} of {p['epochs']} done{auc}")
 
+    def _stop_progress(self, value: int, text: str) -> None:
+        """The run ended (finished, failed or cancelled): leave the busy state and freeze the progress bar."""
+        self._set_busy(None)
+        self.view.progress.setRange(0, 1)
+        self.view.progress.setValue(value)
+        self.view.progress.setFormat(text)
+        self.view.eta_label.setText("")
+
     @Slot(str, object)
     def _on_finished(self, run_dir: str, summary: dict) -> None:
         v = self.view
-        self._set_busy(None)
-        v.progress.setRange(0, 1)
-        v.progress.setValue(1)
-        v.progress.setFormat("done")
-        v.eta_label.setText("")
+        self._stop_progress(1, "done")
         v.stage_label.setText(f"Finished: best validation AUC {summary.get('best_val_auc', float('nan')):.3f} "
                               f"after {summary.get('epochs_run', '?')} epoch(s)")
         self.show_results(run_dir, summary)
@@ -477,11 +481,7 @@ class TrainController(QObject):
     @Slot(str, str, str)
     def _on_failed(self, run_dir: str, kind: str, message: str) -> None:
         v = self.view
-        self._set_busy(None)
-        v.progress.setRange(0, 1)
-        v.progress.setValue(0)
-        v.progress.setFormat("")
-        v.eta_label.setText("")
+        self._stop_progress(0, "")
         v.stage_label.setText("Training stopped: see the message above")
         v.detail_label.setText(_sentence(message))
         self.window.banner.show_message("error", f"The training could not {'continue' if self._resume else 'run'}. "
@@ -495,11 +495,7 @@ class TrainController(QObject):
             self.last_cancel_latency_s = time.monotonic() - self.cancel_requested_at
             self.cancel_requested_at = None
         v = self.view
-        self._set_busy(None)
-        v.progress.setRange(0, 1)
-        v.progress.setValue(0)
-        v.progress.setFormat("")
-        v.eta_label.setText("")
+        self._stop_progress(0, "")
         state = _read_state(run_dir)
         if state is not None:
             epochs = state.get("config", {}).get("epochs", "?")
