@@ -23,8 +23,9 @@ from core.faces import (
     paste_heatmap,
     transform_points,
 )
+from tests.conftest import DATA_ROOT
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = DATA_ROOT
 FFPP = DATA / "ffpp_c23_videos"
 FFHQ = DATA / "ffhq_stylegan" / "real"
 

@@ -13,7 +13,6 @@ import os
 import resource
 import struct
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -33,8 +32,9 @@ from core.media import (
     probe,
     sha256_file,
 )
+from tests.conftest import DATA_ROOT
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = DATA_ROOT
 VIDEOS = DATA / "ffpp_c23_videos"
 IMAGES = DATA / "ffhq_stylegan"
 CLIP = VIDEOS / "real" / "004.mp4"  # 1280x720, 25 fps, 309 frames, 181 KB: the cheapest real clip
