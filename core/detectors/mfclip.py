@@ -327,6 +327,25 @@ def _conv_block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.GroupNorm(_groups(c_out), c_out), nn.GELU()]
 
 
+class _CellTransformer(nn.Module):
+    """Shared tail of both conv encoders: (N, C, h, w) feature cells -> tokens + class token + positions ->
+    transformer blocks -> class token -> d."""
+
+    def __init__(self, channels: int, cells: int, width: int, blocks: int, out_dim: int):
+        super().__init__()
+        self.proj = nn.Linear(channels, width)
+        self.class_token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
+        self.position = nn.Parameter(torch.randn(1, 1 + cells, width) * 0.02)
+        self.blocks = _transformer(width, blocks)
+        self.norm = nn.LayerNorm(width)
+        self.out = nn.Linear(width, out_dim)
+
+    def forward(self, cells: torch.Tensor) -> torch.Tensor:
+        x = self.proj(cells.flatten(2).transpose(1, 2))      # (N, h*w, width)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.position
+        return self.out(self.norm(self.blocks(x)[:, 0]))
+
+
 class NoiseEncoder(nn.Module):
     """SRM map (N, 3, p, p) -> CNN -> (N, c, h, w) -> h*w tokens -> B transformer blocks -> class token -> d."""
 
@@ -340,19 +359,10 @@ class NoiseEncoder(nn.Module):
             *_conv_block(c, c),
             nn.AdaptiveAvgPool2d(grid),
         )
-        self.proj = nn.Linear(c, width)
-        self.class_token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
-        self.position = nn.Parameter(torch.randn(1, 1 + grid * grid, width) * 0.02)
-        self.blocks = _transformer(width, blocks)
-        self.norm = nn.LayerNorm(width)
-        self.out = nn.Linear(width, out_dim)
+        self.head = _CellTransformer(c, grid * grid, width, blocks, out_dim)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        x = self.cnn(noise / TRUNCATION)                     # (N, c, h, w)
-        x = self.proj(x.flatten(2).transpose(1, 2))          # (N, h*w, width)
-        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.position
-        x = self.blocks(x)
-        return self.out(self.norm(x[:, 0]))
+        return self.head(self.cnn(noise / TRUNCATION))
 
 
 class CViTEncoder(nn.Module):
@@ -370,17 +380,10 @@ class CViTEncoder(nn.Module):
         if size < 1:
             raise ModelError(f"the cvit image encoder needs crops of at least 16 px, got {image_size}")
         self.features = nn.Sequential(*stages)
-        self.proj = nn.Linear(chans[-1], width)
-        self.class_token = nn.Parameter(torch.randn(1, 1, width) * 0.02)
-        self.position = nn.Parameter(torch.randn(1, 1 + size * size, width) * 0.02)
-        self.blocks = _transformer(width, layers)
-        self.norm = nn.LayerNorm(width)
-        self.out = nn.Linear(width, out_dim)
+        self.head = _CellTransformer(chans[-1], size * size, width, layers, out_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.proj(self.features(images).flatten(2).transpose(1, 2))
-        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.position
-        return self.out(self.norm(self.blocks(x)[:, 0]))
+        return self.head(self.features(images))
 
 
 class SamplePairAttention(nn.Module):
