@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-files", type=int, help="at most N files per label (quick runs)")
     train.add_argument("--config", default="{}", help="detector config overrides as JSON")
     train.add_argument("--device", default="auto")
+    train.add_argument("--half-weights", action="store_true", help="store weights as float16 (half the size)")
     train.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR holds a run")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=cmd_train)
@@ -241,7 +242,7 @@ def cmd_train(args) -> int:
                          detector_config=overrides, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          patience=args.patience, seed=args.seed, sbi_copies=args.sbi,
                          frames_per_video=args.frames_per_video, aligned=args.aligned, max_files=args.max_files,
-                         device=args.device)
+                         device=args.device, half_weights=args.half_weights)
 
     def show(p) -> None:
         if args.quiet:
@@ -280,7 +281,7 @@ def cmd_eval(args) -> int:
 def _metrics_table(per_detector: dict) -> str:
     rows = [f"{'detector':9s} {'level':10s} {'AUC':>7s} {'AP':>7s} {'EER':>7s} {'acc@thr':>8s} {'thr':>6s} {'n':>6s}"]
     for name, result in per_detector.items():
-        for level in ("frame", "video", "sbi_frame"):
+        for level in ("frame", "frame_no_sbi", "sbi_frame", "video"):
             if level in result:
                 m = result[level]
                 rows.append(f"{name:9s} {level:10s} {m['auc']:7.4f} {m['ap']:7.4f} {m['eer']:7.4f} "

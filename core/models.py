@@ -20,7 +20,7 @@ import torch
 from core.atomic import atomic_write_text
 from core.backbones import Backbone, BackboneSpec, load_backbone
 from core.backbones.backbone import cached_sha256
-from core.detectors.checkpoint import load_detector
+from core.detectors.checkpoint import load_detector, state_for_file
 from core.errors import ModelError
 from core.paths import data_dir, resources_dir
 
@@ -124,12 +124,13 @@ def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.de
 
 
 def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[str, torch.nn.Module],
-               thresholds: dict[str, float] | None = None, card: dict | None = None) -> ModelBundle:
+               thresholds: dict[str, float] | None = None, card: dict | None = None, half: bool = False) -> ModelBundle:
     """Write a complete model folder (atomically per file).
 
     The backbone is referenced by its open_clip pretrained tag, or its weights file is copied in byte for byte (so
     its SHA-256, which the detector checkpoints record, stays the same). A backbone that only exists in memory
-    (trained here) is written as safetensors and from then on identified by that file's hash.
+    (trained here) is written as safetensors and from then on identified by that file's hash. `half` stores the
+    detectors' (and such a backbone's) floating-point weights as float16.
     """
     import shutil
 
@@ -152,16 +153,16 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
                 shutil.copyfile(source, tmp)
         elif source is None:
             with atomic_path(target) as tmp:
-                save_file({k: v.detach().cpu().contiguous() for k, v in backbone.model.state_dict().items()},
-                          str(tmp))
+                save_file(state_for_file(backbone.model.state_dict(), half), str(tmp))
             backbone.weights_sha256 = cached_sha256(str(target))
             backbone.source = f"file:{target}"
         spec = BackboneSpec(arch=backbone.arch, weights=str(target), sha256=cached_sha256(str(target)))
     entries = {}
     for det_name, detector in detectors.items():
-        save_detector(detector, root / f"{det_name}.safetensors")
+        save_detector(detector, root / f"{det_name}.safetensors", half=half)
         entries[det_name] = {"checkpoint": f"{det_name}.safetensors",
                              "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
     bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {})
     bundle.save()
     return bundle
+

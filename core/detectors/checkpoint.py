@@ -22,8 +22,12 @@ from core.errors import ModelError
 FORMAT = "ffd-detector/1"
 
 
-def save_detector(detector, path: str | Path, card: dict | None = None) -> dict:
-    """Write `path` (.safetensors) and `path.json` (model card incl. the weights' SHA-256), both atomically."""
+def save_detector(detector, path: str | Path, card: dict | None = None, half: bool = False) -> dict:
+    """Write `path` (.safetensors) and `path.json` (model card incl. the weights' SHA-256), both atomically.
+
+    `half` stores floating-point tensors as float16 (half the size on disk; loading casts back to the model's dtype),
+    which is how the shipped default model stays small.
+    """
     path = Path(path)
     header = {
         "format": FORMAT,
@@ -31,13 +35,19 @@ def save_detector(detector, path: str | Path, card: dict | None = None) -> dict:
         "config": detector.config,
         "backbone": detector.backbone.describe(),
     }
-    state = {k: v.detach().cpu().contiguous() for k, v in detector.own_state_dict().items()}
+    state = state_for_file(detector.own_state_dict(), half)
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"ffd": json.dumps(header)})
     full_card = {**header, **(card or {}), "weights_sha256": sha256_file(path),
                  "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_text(card_path(path), json.dumps(full_card, indent=2))
     return full_card
+
+
+def state_for_file(state: dict[str, torch.Tensor], half: bool = False) -> dict[str, torch.Tensor]:
+    """Tensors ready for safetensors: detached, on the CPU, contiguous; floating point ones as float16 if `half`."""
+    out = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    return {k: v.half() if half and v.is_floating_point() else v for k, v in out.items()}
 
 
 def card_path(path: str | Path) -> Path:

@@ -10,6 +10,13 @@ generator), so identical captions of different samples are not treated as negati
 with w = (1, 1/2, 1/2, 1/2) / sum. p_fake is the softmax over the level-1 pair ("a photo of a real face" /
 "a photo of a fake face"), exactly CLIP's zero-shot classifier. The trained weights become a backbone for HAMLET and
 MFCLIP with `export_backbone`.
+
+From a random initialisation the patch embedding starts as a block DCT (`patch_init="dct"`): forgery traces on these
+faces are weak high-frequency texture statistics (a linear model on 8x8 block-DCT magnitudes separates FFHQ from
+StyleGAN crops at AUC ~0.8), which a randomly initialised ViT did not pick up in several epochs on a few thousand
+faces (validation AUC 0.49 after two epochs at 160 px, vs 0.61 with the DCT start). Each output channel is one
+non-constant DCT basis of the patch on luminance (then on single colour channels), scaled by its frequency so the
+faint high-frequency coefficients are not drowned by the low ones (natural images have a ~1/f spectrum).
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ LEVEL_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
 class ClipPromptDetector(Detector):
     # The text tower stays frozen by default: from a random initialisation, training both towers stalled at chance
     # for 10+ epochs (text gradients ~4x the visual ones at init), while image-only training learns from epoch 1.
-    default_config = {"train_text": False}
+    default_config = {"train_text": False, "patch_init": "dct"}
 
     def __init__(self, backbone, config: dict):
         super().__init__(backbone, {**self.default_config, **config})
         self.model = copy.deepcopy(backbone.model).requires_grad_(True)
+        if self.config["patch_init"] == "dct" and backbone.source == "random-init":
+            dct_patch_embedding_(self.model.visual.conv1)
         if not self.config["train_text"]:
             for name, param in self.model.named_parameters():
                 if not name.startswith("visual."):
@@ -77,3 +86,24 @@ class ClipPromptDetector(Detector):
     def export_backbone(self) -> dict[str, torch.Tensor]:
         """The fine-tuned CLIP weights, loadable as a backbone of the same architecture."""
         return {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+
+
+@torch.no_grad()
+def dct_patch_embedding_(conv: torch.nn.Conv2d) -> None:
+    """Set a ViT's patch-embedding convolution (width x 3 x P x P) to frequency-scaled 2-D DCT bases (in place)."""
+    width, _, size, _ = conv.weight.shape
+    k = torch.arange(size, dtype=torch.float64)
+    basis_1d = torch.cos(torch.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * size))    # (frequency, position)
+    basis_1d[0] /= 2 ** 0.5
+    basis_1d *= (2 / size) ** 0.5                                                       # orthonormal DCT-II
+    order = sorted(((u, v) for u in range(size) for v in range(size) if u or v), key=lambda uv: (sum(uv), uv))
+    luminance = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
+    colours = [luminance] + [torch.eye(3, dtype=torch.float64)[c] for c in range(3)]
+    weight = torch.zeros(width, 3, size, size, dtype=torch.float64)
+    for channel in range(width):
+        u, v = order[channel % len(order)]
+        colour = colours[(channel // len(order)) % len(colours)]
+        weight[channel] = colour[:, None, None] * torch.outer(basis_1d[u], basis_1d[v]) * (u + v)
+    conv.weight.copy_(weight.to(conv.weight.dtype))
+    if conv.bias is not None:
+        conv.bias.zero_()

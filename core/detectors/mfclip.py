@@ -234,7 +234,10 @@ class FineGrainedLanguageEncoder(nn.Module):
                                "text_projection") if getattr(clip, a, None) is None]
         if missing:
             raise ModelError(f"MFCLIP needs a CLIP-style text tower; the backbone lacks {', '.join(missing)}")
-        self.token_embedding = copy.deepcopy(clip.token_embedding)
+        # The token table (vocab x width: most of a small text tower's parameters) is the backbone's own, frozen and
+        # shared rather than copied: fine-tuning it on a handful of prompt words only moves those rows, and a copy
+        # would double the text tower's size on disk. Held in a tuple so it is not registered (nor saved) twice.
+        self._token_table = (clip.token_embedding,)
         self.positional_embedding = nn.Parameter(clip.positional_embedding.detach().clone())
         self.transformer = copy.deepcopy(clip.transformer)
         self.ln_final = copy.deepcopy(clip.ln_final)
@@ -290,7 +293,7 @@ class FineGrainedLanguageEncoder(nn.Module):
         for row, (i, p, v) in enumerate(parts):
             ids[row, :len(i)], pos[row, :len(p)], lvl[row, :len(v)] = i, p, v
         ids, pos, lvl = ids.to(device), pos.to(device), lvl.to(device)
-        x = self.token_embedding(ids) + self.positional_embedding[pos] + self.level_embedding[lvl]
+        x = self._token_table[0](ids) + self.positional_embedding[pos] + self.level_embedding[lvl]
         mask = torch.full((length, length), float("-inf"), device=device, dtype=x.dtype).triu(1)
         x = self.transformer(x, attn_mask=mask)
         x = self.ln_final(x)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.errors import BadInputError
@@ -12,13 +13,18 @@ from core.models import load_model, read_bundle
 from core.paths import data_dir
 from core.training.examples import gather
 from core.training.facecache import CacheSettings, FaceCache
+from core.training.metrics import video_scores
 from core.training.splits import load_split
-from core.training.trainer import TrainConfig, Trainer, evaluate_examples, load_samples
+from core.training.trainer import TrainConfig, Trainer, evaluate_examples, load_samples, score_metrics
 
 
 def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", frames_per_video: int = 16,
              aligned: bool = False, sbi_copies: int = 0, cache_dir: str | Path | None = None,
-             batch_size: int = 32) -> dict:
+             batch_size: int = 32, keep_scores: bool = False) -> dict:
+    """Metrics per detector and, with two or more detectors, for the mean of their scores ("mean").
+
+    `keep_scores` adds each video's score (mean of its frame scores) per detector, for reports on small sets.
+    """
     bundle = read_bundle(model_dir)
     samples, root = load_samples(data)
     split_file = Path(model_dir) / "split.json"
@@ -42,14 +48,26 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
                                     landmarks=sbi_copies > 0))
     cache.build(samples)
     out: dict = {"model": str(model_dir), "data": str(data), "split": part, "files": len(samples), "test": {}}
+    scored = {}
     for name, detector in model.detectors.items():
         examples = gather(samples, cache, detector.input_size, sbi_copies=sbi_copies, seed=1234)
         if len(set(examples.fake.tolist())) < 2:
             raise BadInputError("evaluation needs faces of both classes", path=str(data))
         with torch.no_grad():
-            result = evaluate_examples(detector, examples, bundle.threshold(name), runner)
-        result.pop("scores")
-        out["test"][name] = result
+            out["test"][name] = evaluate_examples(detector, examples, bundle.threshold(name), runner)
+        scored[name] = examples
+    if len(scored) > 1 and len({tuple(e.videos) for e in scored.values()}) == 1:
+        examples = next(iter(scored.values()))
+        mean = np.mean([out["test"][name]["scores"] for name in scored], axis=0)
+        threshold = float(np.mean([bundle.threshold(name) for name in scored]))
+        out["test"]["mean"] = score_metrics(examples, mean, threshold)
+        scored["mean"] = examples
+    for name, examples in scored.items():
+        result = out["test"][name]
+        scores = result.pop("scores")
+        if keep_scores:
+            ids, _, per_video = video_scores(examples.videos, examples.fake.numpy(), scores)
+            result["video_scores"] = {str(v): float(s) for v, s in zip(ids, per_video, strict=True)}
         out[f"test_{name}_frame_auc"] = result["frame"]["auc"]
         out[f"test_{name}_video_auc"] = result["video"]["auc"]
     return out

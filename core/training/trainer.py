@@ -24,6 +24,7 @@ import torch
 
 from core.atomic import atomic_write_text
 from core.backbones import Backbone, BackboneSpec, load_backbone
+from core.detectors.checkpoint import state_for_file
 from core.detectors.registry import build_detector
 from core.engine.device import autocast, select_device
 from core.errors import BadInputError, CancelledError, FFDError
@@ -59,6 +60,7 @@ class TrainConfig:
     aligned: bool = False                # the data are already face crops (skip face detection)
     max_files: int | None = None         # use at most this many files per label (quick runs)
     device: str = "auto"
+    half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else {"hamlet": 1e-3, "clip": 3e-4}.get(self.detector, 1e-4)
@@ -272,7 +274,7 @@ class Trainer:
         if test_metrics:
             card["metrics"] = test_metrics
         save_model(self.run_dir, f"{cfg.detector} trained on {self.data.name}", backbone, {cfg.detector: detector},
-                   thresholds={cfg.detector: threshold}, card=card)
+                   thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights)
 
     def _finish(self, backbone, sets: dict, prepared: dict, history: list) -> dict:
         from core.detectors.checkpoint import load_detector
@@ -293,7 +295,7 @@ class Trainer:
             from core.atomic import atomic_path
 
             with atomic_path(self.run_dir / TRAINED_BACKBONE) as tmp:
-                save_file(best.export_backbone(), str(tmp))
+                save_file(state_for_file(best.export_backbone(), self.config.half_weights), str(tmp))
             summary["backbone"] = f"{backbone.arch}@{self.run_dir / TRAINED_BACKBONE}"
         self._save_model(best, backbone, threshold, prepared, history, final=True, test_metrics=summary)
         self.report(TrainProgress("done", len(history), self.config.epochs, val_auc=summary["best_val_auc"]))
@@ -301,7 +303,11 @@ class Trainer:
 
 
 def evaluate_examples(detector, examples: Examples, threshold: float, runner, features=None) -> dict:
-    scores = runner._scores(detector, examples, features, "test")
+    return score_metrics(examples, runner._scores(detector, examples, features, "test"), threshold)
+
+
+def score_metrics(examples: Examples, scores: np.ndarray, threshold: float) -> dict:
+    """Frame and video metrics of `scores` on `examples` (plus the pseudo-fakes-vs-reals AUC when SBI is there)."""
     labels = examples.fake.numpy()
     result = {"frame": metrics.frame_metrics(labels, scores, threshold),
               "video": metrics.video_metrics(examples.videos, labels, scores, threshold), "scores": scores}
@@ -309,6 +315,7 @@ def evaluate_examples(detector, examples: Examples, threshold: float, runner, fe
     if sbi.any():
         reals_and_sbi = (labels == 0) | sbi
         result["sbi_frame"] = metrics.frame_metrics(labels[reals_and_sbi], scores[reals_and_sbi], threshold)
+        result["frame_no_sbi"] = metrics.frame_metrics(labels[~sbi], scores[~sbi], threshold)  # the data's own fakes
     return result
 
 

@@ -69,7 +69,8 @@ def test_fle_starts_from_clip_text_weights_and_every_level_reaches_the_pooled_fe
     det = make(tiny_backbone)
     clip = tiny_backbone.model
     fle = det.text_encoder
-    assert torch.equal(fle.token_embedding.weight, clip.token_embedding.weight)
+    assert fle._token_table[0] is clip.token_embedding            # shared with the frozen backbone, not copied
+    assert not any(k.startswith("text_encoder.token_embedding") for k in det.own_state_dict())
     assert torch.equal(fle.positional_embedding, clip.positional_embedding)
     for (name, ours), theirs in zip(fle.transformer.state_dict().items(), clip.transformer.state_dict().values(),
                                     strict=True):
