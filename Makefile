@@ -18,6 +18,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
+# Rebuild resources/models/default from ../shared/data (about an hour on a 2-core CPU; see its MODEL_CARD.md).
+default-model: $(STAMP)
+	$(BIN)/python -m core.training.default_model --work build/default-model --out resources/models/default
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

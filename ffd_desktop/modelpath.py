@@ -18,7 +18,7 @@ MISSING_MODEL_TEXT = (
     "No detection model is installed, so files cannot be analysed yet (saved cases can still be opened). "
     "To get one: choose a trained model folder (it contains model.json) in Settings > Models, or start the app "
     "with ffd-desktop --model DIR, or set the environment variable FFD_MODEL=DIR. A model folder is produced by "
-    "`ffd train`; the default model will ship with a later release."
+    "`ffd train`, and `make default-model` rebuilds the default one shipped in resources/models/default."
 )
 
 

@@ -194,29 +194,32 @@ class HamletDetector(Detector):
         return len(self.taps)
 
     def backbone_features(self, faces: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Frozen CLIP pass: {"taps": (N, levels, T, W) patch tokens, "image": (N, E) image embedding}.
+        """Frozen CLIP pass: {"taps": (N, levels, T', W) patch tokens, "image": (N, E) image embedding}.
 
+        Everything that does not depend on trainable weights happens here, including the `pool` averaging of each
+        tapped grid (T' = T / pool^2), so the trainer's feature cache holds the smallest exact input of the plugin.
         Computed without autograd; storing both as float16 is fine (`forward_features` computes in float32).
         """
         dtype = self.clip.token_embedding.weight.dtype
         with torch.no_grad():
             out = self.clip.visual.forward_intermediates(self.normalize(faces).to(dtype), indices=self.taps,
                                                          output_fmt="NLC")
-        return {"taps": torch.stack(out["image_intermediates"], dim=1), "image": out["image_features"]}
+            taps = torch.stack(out["image_intermediates"], dim=1)
+            pool = int(self.config["pool"])
+            if pool > 1:
+                n, levels, tokens, width = taps.shape
+                grid = math.isqrt(tokens)
+                x = taps.reshape(n * levels, grid, grid, width).permute(0, 3, 1, 2)
+                x = F.avg_pool2d(x, pool, ceil_mode=True)
+                taps = x.flatten(2).transpose(1, 2).reshape(n, levels, -1, width)
+        return {"taps": taps, "image": out["image_features"]}
 
     # ------------------------------------------------------------------ plugin
     def _static_tokens(self) -> torch.Tensor:
         return torch.cat([self.real_tokens, self.fake_tokens, self.context_tokens], dim=0)
 
     def _visual_tokens(self, taps: torch.Tensor) -> torch.Tensor:
-        """Frozen taps (N, levels, T, W) -> modulated, fused visual tokens (N, levels * T', D)."""
-        n, levels, tokens, _ = taps.shape
-        pool = int(self.config["pool"])
-        if pool > 1:
-            grid = math.isqrt(tokens)
-            x = taps.reshape(n * levels, grid, grid, -1).permute(0, 3, 1, 2)
-            x = F.avg_pool2d(x, pool, ceil_mode=True)
-            taps = x.flatten(2).transpose(1, 2).reshape(n, levels, -1, taps.shape[-1])
+        """Frozen (pooled) taps (N, levels, T', W) -> modulated, fused visual tokens (N, levels * T', D)."""
         v = torch.einsum("nltw,lwd->nltd", self.tap_norm(taps), self.tap_proj) + self.tap_bias[:, None]
         # (a) text -> visual: gamma, beta per level from the authenticity embeddings.
         summary = torch.cat([self.real_tokens.mean(0), self.fake_tokens.mean(0), self.context_tokens.mean(0)])

@@ -1,0 +1,96 @@
+"""The default model shipped in resources/models/default, and the recipe (`make default-model`) that builds it."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from core.detectors.clip_prompts import dct_patch_embedding_
+from core.models import load_model, read_bundle
+from core.paths import resources_dir
+from tests.conftest import TINY_ARCH, require_data
+
+SHIPPED = resources_dir() / "models" / "default"
+
+
+def _float_dtypes(path: Path) -> set[torch.dtype]:
+    with safe_open(str(path), framework="pt") as fh:
+        return {fh.get_tensor(k).dtype for k in fh.keys() if fh.get_tensor(k).is_floating_point()}  # noqa: SIM118
+
+
+def test_shipped_default_is_compact_float16_and_carries_its_metrics():
+    bundle = read_bundle(SHIPPED)
+    assert bundle.backbone.arch == "ffd-compact" and set(bundle.detectors) == {"hamlet", "mfclip"}
+    files = sorted(SHIPPED.glob("*.safetensors"))
+    assert sum(f.stat().st_size for f in files) <= 60e6
+    assert all(_float_dtypes(f) == {torch.float16} for f in files)
+    assert hashlib.sha256(Path(bundle.backbone.weights).read_bytes()).hexdigest() == bundle.backbone.sha256
+    card = bundle.card
+    test = card["metrics"]["test_split"]
+    assert test["split"] == "test"
+    ffpp = card["metrics"]["ffpp_c23_videos"]
+    assert ffpp["split"] == "unseen" and ffpp["files"] == 7
+    text = (SHIPPED / "MODEL_CARD.md").read_text()
+    for name in ("hamlet", "mfclip", "mean"):
+        auc = test["test"][name]["frame_no_sbi"]["auc"]
+        assert 0 <= auc <= 1 and f"{auc:.4f}" in text
+        assert len(ffpp["test"][name]["video_scores"]) == 7
+    assert card["limitations"] and "Limitations" in text
+
+
+def test_analyze_without_a_model_uses_the_default_and_names_it(tmp_path):
+    video = require_data("ffpp_c23_videos", "fake", "519_515.mp4")
+    out = tmp_path / "out.json"
+    run = subprocess.run([sys.executable, "-m", "core.cli", "analyze", str(video), "--fps", "1", "--json", str(out),
+                          "--quiet"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    assert data["file"]["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert data["frames_with_faces"] >= 0.95 * data["sampled_frames"]
+    bundle = read_bundle(SHIPPED)
+    for name, det in data["detectors"].items():
+        assert len(det["identities"]) == 1
+        assert det["model"]["name"] == bundle.name and det["model"]["weights_sha256"] == bundle.backbone.sha256
+        assert det["model"]["detector"] == name and 0 <= det["video_score"] <= 1
+
+
+def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
+    conv = torch.nn.Conv2d(3, 64, 8, 8)
+    dct_patch_embedding_(conv)
+    flat = conv.weight.flatten(1)
+    gram = flat[:63] @ flat[:63].T                     # the first 63 channels: the non-constant luminance bases
+    assert torch.allclose(gram - torch.diag(torch.diag(gram)), torch.zeros_like(gram), atol=1e-5)
+    flat_patch = torch.ones(1, 3, 8, 8)
+    assert conv(flat_patch).abs().max() < 1e-5          # no response to a flat patch (the DC basis is left out)
+    ramp = torch.linspace(0, 1, 8).expand(1, 3, 8, 8)   # a horizontal gradient: low frequencies answer most
+    response = conv(ramp).abs().flatten()
+    assert int(response.argmax()) in (0, 1)
+
+
+@pytest.mark.slow
+def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
+    from core.training.default_model import build
+
+    data = require_data("ffhq_stylegan")
+    ffpp = require_data("ffpp_c23_videos")
+    out = tmp_path / "model"
+    card = build(data, tmp_path / "work", out, ffpp, arch=TINY_ARCH, max_files=16, epochs=1, frames_per_video=2,
+                 log=lambda m: None)
+    splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
+              for stage in ("backbone", "hamlet", "mfclip")]
+    assert splits[0] == splits[1] == splits[2]
+    bundle = read_bundle(out)
+    loaded = load_model(bundle, ["hamlet", "mfclip"])
+    assert set(loaded.detectors) == {"hamlet", "mfclip"}
+    assert all(_float_dtypes(f) == {torch.float16} for f in out.glob("*.safetensors"))
+    test = card["metrics"]["test_split"]["test"]
+    assert {"hamlet", "mfclip", "mean"} <= set(test)
+    for result in test.values():
+        assert {"frame", "frame_no_sbi", "sbi_frame", "video"} <= set(result)
+    assert card["metrics"]["ffpp_c23_videos"]["files"] == 7
+    assert (out / "MODEL_CARD.md").read_text().count("| held-out test split |") == 3
