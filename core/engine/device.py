@@ -35,3 +35,19 @@ def autocast(device: torch.device):
     if device.type == "mps":
         return torch.autocast("mps", dtype=torch.float16)
     return contextlib.nullcontext()
+
+
+def describe_machine() -> str:
+    """CPU model, core count, GPU and torch version: what every reported timing or training figure must name."""
+    import os
+    import platform
+    from pathlib import Path
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}, threads {torch.get_num_threads()}"

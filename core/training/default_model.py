@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import sys
 import time
@@ -28,6 +27,8 @@ import numpy as np
 
 from core.atomic import atomic_write_text
 from core.detectors.checkpoint import load_detector, save_detector
+from core.engine.device import describe_machine
+from core.errors import ModelError
 from core.models import ModelBundle, read_bundle
 from core.paths import resources_dir
 from core.training.trainer import TrainConfig, Trainer
@@ -61,14 +62,17 @@ def build(data: Path, work: Path, out: Path, ffpp: Path | None, device: str = "a
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    timings, summaries = {}, {}
+    summaries = {}
 
     def run(name: str, backbone: str | None) -> dict:
-        t0 = time.time()
+        done = _finished_summary(work / name)
+        if done is not None:  # a stage that completed in an earlier invocation is not trained again
+            log(f"[{name}] already trained in {work / name}")
+            summaries[name] = done
+            return done
         log(f"[{name}] training in {work / name}")
         summary = Trainer(data, work / name, stage_config(name, backbone, device, **overrides),
                           progress=_printer(name, log), cache_dir=cache_dir).run()
-        timings[name] = round(time.time() - t0, 1)
         summaries[name] = summary
         return summary
 
@@ -78,9 +82,10 @@ def build(data: Path, work: Path, out: Path, ffpp: Path | None, device: str = "a
     _check_same_split(work)
     bundle = assemble(work, out)
     card = {
-        "recipe": {"command": "make default-model", "module": __name__, "architecture": arch,
-                   "shared": {**SHARED, **overrides}, "stages": STAGES, "seconds": timings, "total_seconds": round(time.time() - started, 1),
-                   "machine": _machine()},
+        "recipe": {"command": "make default-model", "module": "core.training.default_model", "architecture": arch,
+                   "shared": {**SHARED, **overrides}, "stages": STAGES, "epoch_seconds": _epoch_seconds(work),
+                   "this_invocation_seconds": round(time.time() - started, 1),
+                   "machine": describe_machine()},
         "training": read_bundle(work / "hamlet").card.get("training", {}),
         "validation": {name: {"best_val_auc": s["best_val_auc"], "epochs_run": s["epochs_run"]}
                        for name, s in summaries.items()},
@@ -89,6 +94,10 @@ def build(data: Path, work: Path, out: Path, ffpp: Path | None, device: str = "a
     card["training"].pop("hyperparameters", None)
     card["training"].pop("history", None)
     card["metrics"] = measure(data, out, ffpp, device, log, cache_dir)
+    mean_auc = card["metrics"]["test_split"]["test"].get("mean", {}).get("frame_no_sbi", {}).get("auc")
+    if mean_auc is not None:  # the name travels with every score (GUI, JSON, PDF): it carries the caveat too
+        bundle.name = (f"FFD compact default (ffd-compact, trained from scratch; held-out AUC {mean_auc:.2f}: "
+                       "a baseline, not for casework)")
     bundle.card = card
     bundle.save()
     atomic_write_text(out / "MODEL_CARD.md", model_card_markdown(bundle))
@@ -149,8 +158,8 @@ def model_card_markdown(bundle: ModelBundle) -> str:
               "self-blended pseudo-fake per real face of each split (made within the split).",
               f"- Split (seed {SHARED['seed']}, by identity/video, shared by all stages, `split.json`): "
               f"{json.dumps(card['training'].get('split'))}", "",
-              "## Recipe", "", f"`{card['recipe']['command']}` ({card['recipe']['module']}); stages and seconds on "
-              f"{card['recipe']['machine']}: {json.dumps(card['recipe']['seconds'])}.", "",
+              "## Recipe", "", f"`{card['recipe']['command']}` ({card['recipe']['module']}); training seconds per stage (sum of "
+              f"epochs) on {card['recipe']['machine']}: {json.dumps(card['recipe']['epoch_seconds'])}.", "",
               "```json", json.dumps(card["recipe"]["stages"], indent=1), "```", "", "## Metrics", ""]
     test = card["metrics"]["test_split"]
     lines.append("| data | detector | real vs data fakes: frame AUC | real vs self-blended: AUC | video AUC |")
@@ -171,23 +180,29 @@ def model_card_markdown(bundle: ModelBundle) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _epoch_seconds(work: Path) -> dict[str, float]:
+    """Training time per stage: the sum of its epochs' wall times (data preparation excluded)."""
+    return {name: round(sum(h["seconds"] for h in read_bundle(work / name).card["training"]["history"]), 1)
+            for name in STAGES}
+
+
+def _finished_summary(run_dir: Path) -> dict | None:
+    """The trainer's summary of a run that finished (its model card says so), else None."""
+    try:
+        card = read_bundle(run_dir).card
+    except ModelError:  # no run there yet, or one that never saved a model
+        return None
+    return card.get("metrics") if card.get("training", {}).get("finished") else None
+
+
 def _strip(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "scores"}
+    return {k: v for k, v in result.items() if k not in ("scores", "model")}  # "model": where it was built
 
 
 def _check_same_split(work: Path) -> None:
     splits = [json.loads((work / name / "split.json").read_text())["splits"] for name in STAGES]
     if any(s != splits[0] for s in splits[1:]):
         raise RuntimeError("the three stages did not train on the same split")
-
-
-def _machine() -> str:
-    import os
-
-    import torch
-
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
-            + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
 
 
 def _printer(stage: str, log):

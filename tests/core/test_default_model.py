@@ -94,3 +94,4 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
         assert {"frame", "frame_no_sbi", "sbi_frame", "video"} <= set(result)
     assert card["metrics"]["ffpp_c23_videos"]["files"] == 7
     assert (out / "MODEL_CARD.md").read_text().count("| held-out test split |") == 3
+

@@ -63,6 +63,12 @@ def test_output_shapes_ranges_and_feature_split(tiny_backbone, faces):
         half = det.forward_features({k: v.half() for k, v in feats.items()})  # what a float16 cache gives
     assert feats["taps"].shape == (6, 6, 16, 48) and feats["image"].shape == (6, 32)
     assert not feats["taps"].requires_grad
+    pooled = make(tiny_backbone, pool=2).eval()
+    with torch.no_grad():
+        pooled.load_state_dict(det.state_dict())
+        small = pooled.backbone_features(faces)              # what the trainer caches: the grid already pooled
+        assert small["taps"].shape == (6, 6, 4, 48)
+        assert torch.allclose(pooled.forward_features(small).p_fake, pooled(faces).p_fake)
     assert isinstance(out, DetectorOutput)
     assert out.p_fake.shape == (6,) and ((out.p_fake >= 0) & (out.p_fake <= 1)).all()
     assert set(out.similarities) == {"real", "fake", "context"}

@@ -91,3 +91,10 @@ def test_model_comes_from_option_then_environment_then_default(tmp_path, tiny_mo
     assert not broken.usable and "model.json missing" in broken.problem
     args, _ = build_parser().parse_known_args(["--model", str(tiny_model_dir), "a.mp4"])
     assert args.model == str(tiny_model_dir) and args.files == ["a.mp4"]
+
+
+def test_the_desktop_app_picks_the_shipped_default_when_nothing_else_is_configured():
+    from core.paths import resources_dir
+
+    choice = choose_model(None, {})
+    assert choice.source == "default" and choice.usable and choice.path == resources_dir() / "models" / "default"
