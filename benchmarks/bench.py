@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import tempfile
 import time
@@ -146,12 +145,13 @@ def main() -> int:
     if not args.arch:  # what a user waits for: a fresh `ffd analyze` process, model loading included
         import subprocess
 
-        command = [sys.executable, "-m", "core.cli", "analyze", args.video, "--fps", f"{args.fps:g}", "--quiet",
-                   "--json", os.devnull] + (["--model", args.model] if args.model else [])
-        start = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
-        add("ffd analyze (new process)", f"{Path(args.video).name} @ {args.fps:g} fps", time.perf_counter() - start,
-            "s")
+        with tempfile.TemporaryDirectory(prefix="ffd-bench-") as scratch:
+            command = [sys.executable, "-m", "core.cli", "analyze", args.video, "--fps", f"{args.fps:g}", "--quiet",
+                       "--json", str(Path(scratch) / "out.json")] + (["--model", args.model] if args.model else [])
+            start = time.perf_counter()
+            subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+            add("ffd analyze (new process)", f"{Path(args.video).name} @ {args.fps:g} fps",
+                time.perf_counter() - start, "s")
 
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
     with open(args.csv, "w", newline="") as fh:
