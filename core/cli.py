@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float)
+    train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
     train.add_argument("--patience", type=int, default=3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--sbi", type=int, default=0, metavar="N", help="self-blended pseudo-fakes per real face")
@@ -240,6 +241,7 @@ def cmd_train(args) -> int:
         raise FFDError(f"--config is not valid JSON ({exc})") from None
     config = TrainConfig(detector=args.detector, backbone=args.backbone, random_backbone=args.random_backbone,
                          detector_config=overrides, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, sbi_copies=args.sbi,
                          frames_per_video=args.frames_per_video, aligned=args.aligned, max_files=args.max_files,
                          device=args.device, half_weights=args.half_weights)
