@@ -34,12 +34,6 @@ def timed(fn, repeats: int = 3) -> float:
     return best
 
 
-def machine() -> str:
-    from core.engine.device import describe_machine
-
-    return describe_machine()
-
-
 def load(args):
     from core.backbones import load_backbone
     from core.detectors.registry import build_detector
@@ -68,6 +62,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from core.engine import AnalysisSettings, analyze
+    from core.engine.device import describe_machine
     from core.faces import FaceDetector, align_crop
     from core.media import DecodeStats, Sampling, iter_frames
 
@@ -77,7 +72,8 @@ def main() -> int:
         rows.append((stage, detail, value, unit))
         print(f"{stage:28s} {detail:34s} {value:10.2f} {unit}", flush=True)
 
-    print(f"machine: {machine()}")
+    machine = describe_machine()
+    print(f"machine: {machine}")
     sampling = Sampling("fps", args.fps)
     frames = []
 
@@ -157,7 +153,7 @@ def main() -> int:
     with open(args.csv, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["machine", "model", "stage", "detail", "value", "unit"])
-        writer.writerows([machine(), model.bundle.name, *row] for row in rows)
+        writer.writerows([machine, model.bundle.name, *row] for row in rows)
     print(f"csv: {args.csv}")
     return 0
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import machine  # noqa: E402
+from core.engine.device import describe_machine  # noqa: E402
 
 
 def main() -> int:
@@ -38,7 +38,7 @@ def main() -> int:
         Trainer(args.data, Path(tmp) / "run", config, cache_dir=Path(tmp) / "faces").run()
         history = json.loads((Path(tmp) / "run" / "history.json").read_text())
     first, second = history[0]["seconds"], history[1]["seconds"]
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"backbone {args.backbone}{' (random weights)' if random else ''}, pool {args.pool}, "
           f"{2 * args.files} files (train + validation)")
     print(f"epoch 1 (features computed): {first:.1f} s; epoch 2 (cached features): {second:.1f} s; "

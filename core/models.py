@@ -165,4 +165,3 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
     bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {})
     bundle.save()
     return bundle
-

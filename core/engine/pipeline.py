@@ -3,8 +3,9 @@
 Frames are streamed and crops are scored in batches as they arrive, so memory stays bounded whatever the video's
 length: one decoded frame, one batch of crops, and the images of at most `max_artifacts` faces (about 60 kB each).
 Measured: analysing every frame of a 400-frame 1080p video grows resident memory by ~150 MB, most of it model and
-MediaPipe warm-up (tests/core/test_engine.py checks < 400 MB). Progress is reported per sampled frame with an ETA; cancellation is cooperative (checked per frame and per
-batch) and raises CancelledError, leaving nothing half-made behind.
+MediaPipe warm-up (tests/core/test_engine.py checks < 400 MB). Progress is reported per sampled frame with an ETA;
+cancellation is cooperative (checked per frame and per batch) and raises CancelledError, leaving nothing half-made
+behind.
 """
 
 from __future__ import annotations

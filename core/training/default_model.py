@@ -23,13 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from core.atomic import atomic_write_text
-from core.detectors.checkpoint import load_detector, save_detector
+from core.atomic import atomic_path, atomic_write_text
+from core.detectors.checkpoint import load_detector
 from core.engine.device import describe_machine
 from core.errors import ModelError
-from core.models import ModelBundle, read_bundle
+from core.models import ModelBundle, read_bundle, save_model
 from core.paths import resources_dir
 from core.training.trainer import TrainConfig, Trainer
 
@@ -106,28 +104,17 @@ def build(data: Path, work: Path, out: Path, ffpp: Path | None, device: str = "a
 
 
 def assemble(work: Path, out: Path) -> ModelBundle:
-    """One folder: the stage-1 backbone file (byte for byte) and both detectors' best epochs, float16."""
+    """One folder: the stage-1 backbone file (copied byte for byte) and both detectors' best epochs, float16."""
     from core.backbones import load_backbone
 
-    hamlet_run, mfclip_run = read_bundle(work / "hamlet"), read_bundle(work / "mfclip")
+    runs = {name: read_bundle(work / name) for name in ("hamlet", "mfclip")}
+    backbone = load_backbone(runs["hamlet"].backbone)
+    detectors = {name: load_detector(run.checkpoint(name), backbone) for name, run in runs.items()}
     out.mkdir(parents=True, exist_ok=True)
-    backbone_file = out / "backbone.safetensors"
-    tmp = backbone_file.with_suffix(".tmp")
-    shutil.copyfile(hamlet_run.backbone.weights, tmp)
-    tmp.replace(backbone_file)
-    backbone = load_backbone(read_bundle(work / "hamlet").backbone)
-    detectors = {}
-    for name, run in (("hamlet", hamlet_run), ("mfclip", mfclip_run)):
-        detector = load_detector(run.checkpoint(name), backbone)
-        save_detector(detector, out / f"{name}.safetensors", half=True)
-        detectors[name] = {"checkpoint": f"{name}.safetensors", "threshold": run.threshold(name)}
-    shutil.copyfile(work / "hamlet" / "split.json", out / "split.json")
-    spec = type(hamlet_run.backbone)(arch=backbone.arch, weights=str(backbone_file),
-                                     sha256=hamlet_run.backbone.sha256)
-    bundle = ModelBundle(root=out, name="FFD compact default (HAMLET-FFD + MFCLIP, ffd-compact)", backbone=spec,
-                         detectors=detectors)
-    bundle.save()
-    return bundle
+    with atomic_path(out / "split.json") as tmp:
+        shutil.copyfile(work / "hamlet" / "split.json", tmp)
+    return save_model(out, "FFD compact default (HAMLET-FFD + MFCLIP, ffd-compact)", backbone, detectors,
+                      thresholds={name: run.threshold(name) for name, run in runs.items()}, half=True)
 
 
 def measure(data: Path, model: Path, ffpp: Path | None, device: str, log=print,
@@ -229,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
     args = parser.parse_args(argv)
-    np.set_printoptions(precision=4)
     card = build(args.data, args.work, args.out, args.ffpp, args.device, cache_dir=args.cache_dir,
                  log=lambda m: print(time.strftime("%H:%M:%S"), m, flush=True))
     print(json.dumps(card["metrics"], indent=1))

@@ -48,15 +48,18 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
                                     landmarks=sbi_copies > 0))
     cache.build(samples)
     out: dict = {"model": str(model_dir), "data": str(data), "split": part, "files": len(samples), "test": {}}
-    scored = {}
+    scored, by_size = {}, {}
     for name, detector in model.detectors.items():
-        examples = gather(samples, cache, detector.input_size, sbi_copies=sbi_copies, seed=1234)
+        if detector.input_size not in by_size:   # detectors on one backbone share the crops (and pseudo-fakes)
+            by_size[detector.input_size] = gather(samples, cache, detector.input_size, sbi_copies=sbi_copies,
+                                                  seed=1234)
+        examples = by_size[detector.input_size]
         if len(set(examples.fake.tolist())) < 2:
             raise BadInputError("evaluation needs faces of both classes", path=str(data))
         with torch.no_grad():
             out["test"][name] = evaluate_examples(detector, examples, bundle.threshold(name), runner)
         scored[name] = examples
-    if len(scored) > 1 and len({tuple(e.videos) for e in scored.values()}) == 1:
+    if len(scored) > 1 and len(by_size) == 1:
         examples = next(iter(scored.values()))
         mean = np.mean([out["test"][name]["scores"] for name in scored], axis=0)
         threshold = float(np.mean([bundle.threshold(name) for name in scored]))
