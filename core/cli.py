@@ -1,6 +1,7 @@
 """`ffd`: the engine without a window: analyse, batch, manage models.
 
-Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable), 3 no face found,
+Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable; also an output path that is an
+input, a link to one, inside the batched folder or read-only: refused before any analysis), 3 no face found,
 4 model unavailable or invalid, 130 cancelled. Errors name the file and the problem; tracebacks only with --debug.
 """
 
@@ -15,6 +16,7 @@ import traceback
 from pathlib import Path
 
 from core.errors import FFDError
+from core.evidence import check_output_path
 
 EXIT_OK, EXIT_INTERNAL = 0, 1
 
@@ -174,6 +176,9 @@ def cmd_analyze(args) -> int:
     from core.atomic import atomic_write_text
     from core.engine import analyze
 
+    for output in (args.json, args.report):
+        if output:
+            check_output_path(output, inputs=[args.path])
     settings = _settings(args)
     model = _load(args, settings)
     result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))
@@ -210,6 +215,7 @@ def cmd_batch(args) -> int:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
     if not files:
         raise FFDError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
+    check_output_path(args.out, inputs=files, input_dirs=[folder])
     settings = _settings(args)
     model = _load(args, settings)
     failures = 0
@@ -271,6 +277,8 @@ def cmd_eval(args) -> int:
     from core.atomic import atomic_write_text
     from core.training.evaluate import evaluate
 
+    if args.json:
+        check_output_path(args.json, inputs=[args.data], input_dirs=[args.data])   # DATA: a CSV or a folder
     result = evaluate(args.data, args.model, device=args.device, frames_per_video=args.frames_per_video,
                       aligned=args.aligned, sbi_copies=args.sbi)
     print(f"{result['files']} files ({result['split']} split)")

@@ -35,3 +35,8 @@ class CancelledError(FFDError):
     """The user cancelled a long-running operation."""
 
     exit_code = 130
+
+
+class UnsafeOutputError(BadInputError):
+    """An output path would replace evidence (an input, a link to one, a file in a batched folder) or a read-only
+    file. Exit 2, raised before any analysis: a forensic tool must never write onto what it examines."""

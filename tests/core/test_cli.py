@@ -114,3 +114,63 @@ def test_analyze_with_one_detector(tiny_model_dir, tmp_path, detector, keys):
     assert faces and all(set(f["similarities"]) == keys for f in faces)
     if detector == "mfclip":
         assert all(len(f["patch_box"]) == 4 for f in faces)
+
+
+def _fingerprint(path):
+    import hashlib
+    import os
+
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest(), os.stat(path).st_mode
+
+
+@pytest.fixture
+def evidence_photo(tmp_path):
+    """A real FFHQ photo copied into its own folder, read-only like an exhibit."""
+    import shutil
+
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    photo = folder / "a.jpg"
+    shutil.copy(sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[0], photo)
+    photo.chmod(0o444)
+    return photo
+
+
+@pytest.mark.parametrize("option", ["--json", "--report"])
+@pytest.mark.parametrize("alias", ["same", "symlink", "hardlink"])
+def test_analyze_never_writes_onto_the_evidence(tiny_model_dir, tmp_path, evidence_photo, option, alias):
+    import os
+
+    output = {"same": evidence_photo, "symlink": tmp_path / "out.json", "hardlink": tmp_path / "out.pdf"}[alias]
+    if alias == "symlink":
+        output.symlink_to(evidence_photo)
+    elif alias == "hardlink":
+        os.link(evidence_photo, output)
+    before = _fingerprint(evidence_photo)
+    run = ffd("analyze", str(evidence_photo), option, str(output), "--model", str(tiny_model_dir), "--quiet")
+    assert run.returncode == 2, run.stderr
+    assert str(output) in run.stderr and str(evidence_photo) in run.stderr and "Traceback" not in run.stderr
+    assert _fingerprint(evidence_photo) == before
+    assert sorted(p.name for p in evidence_photo.parent.iterdir()) == ["a.jpg"]   # no temporary left behind
+
+
+def test_read_only_output_is_refused_before_the_model_loads(tmp_path, evidence_photo):
+    old = tmp_path / "old.json"
+    old.write_text('{"kept": true}')
+    old.chmod(0o444)
+    run = ffd("analyze", str(evidence_photo), "--json", str(old), "--model", str(tmp_path / "no-model"), "--quiet")
+    assert run.returncode == 2 and "read-only" in run.stderr and str(old) in run.stderr   # not 4: no model load
+    assert old.read_text() == '{"kept": true}' and (old.stat().st_mode & 0o777) == 0o444
+
+
+@pytest.mark.parametrize("inside", ["a.jpg", "results.jsonl", "sub/results.jsonl"])
+def test_batch_never_writes_into_the_batched_folder(tiny_model_dir, evidence_photo, inside):
+    folder = evidence_photo.parent
+    before = _fingerprint(evidence_photo)
+    out = folder / inside
+    run = ffd("batch", str(folder), "--out", str(out), "--model", str(tiny_model_dir), "--quiet")
+    assert run.returncode == 2, run.stderr
+    assert str(out) in run.stderr and str(folder) in run.stderr and "Traceback" not in run.stderr
+    assert _fingerprint(evidence_photo) == before
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg"]
