@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 ORGANISATION = "FFD"
 APPLICATION = "FFD Desktop"
 DETECTORS = ("hamlet", "mfclip")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def default_report_folder() -> str:
+    """"FFD Reports" in the user's documents: reports are not proposed beside the evidence, which invites
+    writing onto it (the folder is created when the first report is written)."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return str(Path(documents or Path.home()) / "FFD Reports")
 
 
 class AppSettings:
@@ -69,6 +76,16 @@ class AppSettings:
     @last_folder.setter
     def last_folder(self, folder: str) -> None:
         self.store.setValue("ui/last_folder", str(folder))
+
+    @property
+    def report_folder(self) -> str:
+        """Where the last report was saved, else default_report_folder()."""
+        folder = str(self.store.value("report/folder", "") or "")
+        return folder if folder and Path(folder).is_dir() else default_report_folder()
+
+    @report_folder.setter
+    def report_folder(self, folder: str) -> None:
+        self.store.setValue("report/folder", str(folder))
 
     @property
     def examiner(self) -> str:

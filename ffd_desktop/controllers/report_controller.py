@@ -8,8 +8,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from core.errors import FFDError
+from core.evidence import check_output_path
 from ffd_desktop.controllers.history_controller import HistoryController
-from ffd_desktop.settings import AppSettings
+from ffd_desktop.settings import AppSettings, default_report_folder
 from ffd_desktop.views.export_dialog import ExportDialog
 from ffd_desktop.views.main_window import MainWindow
 from ffd_desktop.views.prompts import Prompts
@@ -35,14 +37,21 @@ class ReportController(QObject):
         dialog.case_number.setText((summary.case_number if summary else "") or "")
         dialog.examiner.setText((summary.examiner if summary else None) or self.settings.examiner)
         dialog.notes.setPlainText((summary.notes if summary else "") or "")
-        stem = Path(str(result.file.get("path", "analysis"))).stem or "analysis"
-        dialog.path.setText(str(Path(self.settings.last_folder) / f"{stem}_ffd_report.pdf"))
+        dialog.path.setText(str(self.proposed_path(result)))
         dialog.browseRequested.connect(lambda: self._browse(dialog))
         dialog.accepted.connect(lambda: self._write(dialog.values(), result, case_id))
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def proposed_path(self, result) -> Path:
+        """<last report folder>/<evidence stem>_ffd_report.pdf, never in the evidence's own folder unasked."""
+        evidence = Path(str(result.file.get("path") or "analysis"))
+        folder = Path(self.settings.report_folder)
+        if evidence.is_absolute() and folder.resolve() == evidence.parent.resolve():
+            folder = Path(default_report_folder())
+        return folder / f"{evidence.stem or 'analysis'}_ffd_report.pdf"
 
     def _browse(self, dialog: ExportDialog) -> None:
         path = self.prompts.save_file("Save report as", dialog.path.text(), "PDF report (*.pdf)")
@@ -53,9 +62,16 @@ class ReportController(QObject):
         from core.report import write_report
 
         path = values.pop("path")
+        evidence = result.file.get("path")
+        try:
+            check_output_path(path, inputs=[str(evidence)] if evidence else [])
+        except FFDError as exc:
+            self.window.banner.show_message("error", f"The report was not written: {html.escape(str(exc))}")
+            self.exportFailed.emit(str(exc))
+            return
         if values.get("examiner"):
             self.settings.examiner = values["examiner"]
-        self.settings.last_folder = str(Path(path).parent)
+        self.settings.report_folder = str(Path(path).parent)
         self.window.statusBar().showMessage(f"Writing report {Path(path).name}…")
 
         def done(written) -> None:
