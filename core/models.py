@@ -5,7 +5,10 @@ layout, so `ffd analyze --model DIR`, the GUI and the trainer's "use this model"
 
     model.json   {"format": "ffd-model/1", "name": ..., "backbone": {"arch", "weights" | "pretrained", "sha256"},
                   "detectors": {"hamlet": {"checkpoint": "hamlet.safetensors", "threshold": 0.5}, ...},
-                  "card": {...}}
+                  "crop_margin": 1.3, "card": {...}}
+
+`crop_margin` is the face-crop side in units of the face detector's box (``core.faces.align_crop``): a detector
+scores faces cut the way its training faces were cut, so the model says how, and the engine cuts accordingly.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from core.paths import data_dir, resources_dir
 
 FORMAT = "ffd-model/1"
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_CROP_MARGIN = 1.3   # DeepfakeBench's convention, and what every model before crop_margin was trained on
 
 
 @dataclass
@@ -35,6 +39,7 @@ class ModelBundle:
     backbone: BackboneSpec
     detectors: dict[str, dict]          # name -> {"checkpoint": path relative to root, "threshold": float}
     card: dict = field(default_factory=dict)
+    crop_margin: float = DEFAULT_CROP_MARGIN
 
     def checkpoint(self, detector: str) -> Path:
         if detector not in self.detectors:
@@ -50,7 +55,7 @@ class ModelBundle:
         if self.backbone.weights:
             backbone["weights"] = os.path.relpath(self.backbone.weights, self.root)
         return {"format": FORMAT, "name": self.name, "backbone": backbone, "detectors": self.detectors,
-                "card": self.card}
+                "crop_margin": self.crop_margin, "card": self.card}
 
     def save(self) -> None:
         atomic_write_text(self.root / "model.json", json.dumps(self.to_dict(), indent=2))
@@ -71,8 +76,11 @@ def read_bundle(path: str | Path) -> ModelBundle:
     bb = dict(data["backbone"])
     if bb.get("weights"):
         bb["weights"] = str(root / bb["weights"])
+    margin = data.get("crop_margin", DEFAULT_CROP_MARGIN)
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1.0 <= margin <= 3.0:
+        raise ModelError(f"crop_margin must be a number from 1 to 3, got {margin!r}", path=str(manifest))
     return ModelBundle(root=root, name=data.get("name", root.name), backbone=BackboneSpec(**bb),
-                       detectors=data.get("detectors", {}), card=data.get("card", {}))
+                       detectors=data.get("detectors", {}), card=data.get("card", {}), crop_margin=float(margin))
 
 
 def default_model_dir() -> Path | None:
@@ -113,7 +121,7 @@ class LoadedModel:
         path = self.bundle.checkpoint(detector)
         return {"name": self.bundle.name, "detector": detector, "arch": self.backbone.arch,
                 "weights_sha256": self.backbone.weights_sha256, "detector_sha256": cached_sha256(str(path)),
-                "threshold": self.bundle.threshold(detector)}
+                "threshold": self.bundle.threshold(detector), "crop_margin": self.bundle.crop_margin}
 
 
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
@@ -124,7 +132,8 @@ def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.de
 
 
 def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[str, torch.nn.Module],
-               thresholds: dict[str, float] | None = None, card: dict | None = None, half: bool = False) -> ModelBundle:
+               thresholds: dict[str, float] | None = None, card: dict | None = None, half: bool = False,
+               crop_margin: float = DEFAULT_CROP_MARGIN) -> ModelBundle:
     """Write a complete model folder (atomically per file).
 
     The backbone is referenced by its open_clip pretrained tag, or its weights file is copied in byte for byte (so
@@ -162,6 +171,7 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
         save_detector(detector, root / f"{det_name}.safetensors", half=half)
         entries[det_name] = {"checkpoint": f"{det_name}.safetensors",
                              "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
-    bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {})
+    bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {},
+                         crop_margin=crop_margin)
     bundle.save()
     return bundle

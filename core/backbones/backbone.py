@@ -20,6 +20,7 @@ from torch import nn
 
 from core.backbones import weights as W
 from core.backbones.configs import architecture_config
+from core.backbones.stems import apply_stem
 from core.errors import ModelError
 
 IMPORT_HINT = "import a weights file with `ffd models import PATH --arch {arch}`"
@@ -90,7 +91,7 @@ def load_backbone(spec: BackboneSpec | str, *, device: str | torch.device = "cpu
     architecture_config(spec.arch)  # clear error for unknown names
     path, source = _weights_file(spec, allow_random)  # before building: a missing file fails fast
     with _quiet_open_clip():
-        model = open_clip.create_model(spec.arch, pretrained=None, device="cpu")
+        model = apply_stem(open_clip.create_model(spec.arch, pretrained=None, device="cpu"), spec.arch)
     mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
     digest = None
     if path is not None:

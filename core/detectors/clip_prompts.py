@@ -37,16 +37,20 @@ LEVEL_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
 class ClipPromptDetector(Detector):
     # The text tower stays frozen by default: from a random initialisation, training both towers stalled at chance
     # for 10+ epochs (text gradients ~4x the visual ones at init), while image-only training learns from epoch 1.
-    default_config = {"train_text": False, "patch_init": "dct"}
+    # The logit scale trains even so: frozen at CLIP's 1/0.07 with two random captions at cosine ~0.98, the largest
+    # reachable real/fake logit gap was ~3 and the loss saturated early.
+    default_config = {"train_text": False, "train_logit_scale": True, "patch_init": "dct"}
 
     def __init__(self, backbone, config: dict):
         super().__init__(backbone, {**self.default_config, **config})
         self.model = copy.deepcopy(backbone.model).requires_grad_(True)
-        if self.config["patch_init"] == "dct" and backbone.source == "random-init":
-            dct_patch_embedding_(self.model.visual.conv1)
+        conv1 = self.model.visual.conv1
+        if self.config["patch_init"] == "dct" and backbone.source == "random-init" and isinstance(conv1, torch.nn.Conv2d):
+            dct_patch_embedding_(conv1)
         if not self.config["train_text"]:
             for name, param in self.model.named_parameters():
-                if not name.startswith("visual."):
+                if not name.startswith("visual.") and not (name == "logit_scale"
+                                                           and self.config["train_logit_scale"]):
                     param.requires_grad_(False)
         self._tokens: dict[str, torch.Tensor] = {}
 

@@ -8,7 +8,8 @@ Folder layout (``scan_folder``)::
 
 Manifest (``read_manifest``): a CSV with a header; columns ``path`` (``file`` is accepted as an alias, as in the
 shared data manifests), ``label`` (real/fake/0/1), and optional ``method``, ``generator``, ``identity``,
-``group``. Relative paths are relative to the CSV's folder. Empty cells and ``-`` mean "not given".
+``group`` and ``split`` (train / val / test: a split fixed by the data's authors, which ``core.training.splits``
+keeps: "test" rows are only ever tested on, "train" rows go to train or validation). Relative paths are relative to the CSV's folder. Empty cells and ``-`` mean "not given".
 
 Which samples must stay together in one split (``grouping_keys``): the identity and group columns when given,
 and FaceForensics++ naming for videos: a video named ``A`` (digits) shows identity A; a manipulated video named
@@ -33,7 +34,7 @@ REAL, FAKE = 0, 1
 LABEL_NAMES = {REAL: "real", FAKE: "fake"}
 _LABELS = {"real": REAL, "0": REAL, "fake": FAKE, "1": FAKE}
 _PATH_COLUMNS = ("path", "file")
-_OPTIONAL_COLUMNS = ("method", "generator", "identity", "group")
+_OPTIONAL_COLUMNS = ("method", "generator", "identity", "group", "split")
 _EMPTY = {"", "-"}
 _FFPP_REAL = re.compile(r"(\d+)")
 _FFPP_FAKE = re.compile(r"(\d+)_(\d+)")
@@ -50,12 +51,15 @@ class Sample:
     identity: str | None = None  # the person shown, when known
     group: str | None = None  # any key that must not be split (source video, shoot, ...)
     kind: str = "image"  # "image" | "video"
+    split: str | None = None  # a split the data's authors fixed: "test" stays test, "train" never goes to test
 
     def __post_init__(self) -> None:
         if self.label not in (REAL, FAKE):
             raise ValueError(f"label must be 0 (real) or 1 (fake), got {self.label!r}")
         if self.kind not in ("image", "video"):
             raise ValueError(f"kind must be 'image' or 'video', got {self.kind!r}")
+        if self.split not in (None, "train", "val", "test"):
+            raise ValueError(f"split must be train, val or test, got {self.split!r}")
 
     @property
     def label_name(self) -> str:
@@ -236,5 +240,8 @@ def _row_sample(row: dict, path_col: str, base: Path, where: str, line: int, see
     seen[key] = line
     opt = {c: _cell(row, c) for c in _OPTIONAL_COLUMNS}
     method = opt["method"].lower() if opt["method"] and label == FAKE else None
+    split = opt["split"].lower() if opt["split"] else None
+    if split not in (None, "train", "val", "test"):
+        raise bad(f"split must be train, val or test, got {opt['split']!r}")
     return Sample(str(path), label, method=method, generator=opt["generator"], identity=opt["identity"],
-                  group=opt["group"], kind=kind)
+                  group=opt["group"], kind=kind, split=split)

@@ -9,7 +9,10 @@ with ``numpy.random.default_rng(seed)``, stably sorted largest first, then each 
 it best closes the gap to the target counts *per label* (squared error per label, normalised by that label's
 total so a rare class counts as much as a common one). With many small components the fractions come out
 nearly exact for both labels; a few huge components (one person in most of the videos) cannot be balanced, and
-``split_report`` shows what happened.
+``split_report`` shows what happened. A split fixed by the data (``Sample.split``, e.g. FaceForensics++'s own
+test list) is kept: a component holding a "test" sample goes to test, one holding a "val" sample to validation,
+one holding only "train" samples to train or validation (validation is carved out of the authors' training part),
+and conflicting pins in one component are an error.
 
 ``save_split`` / ``load_split`` store a split as JSON (written atomically) with paths relative to a data root,
 so a split can be saved with a training run and reused on another machine where the data lives elsewhere.
@@ -90,25 +93,43 @@ def split_samples(
     if dupes:
         raise ValueError(f"{len(dupes)} sample path(s) listed more than once, e.g. {dupes[0]}")
     comps = components(samples)
+    allowed = [_allowed_splits(comp) for comp in comps]
     rng = np.random.default_rng(seed)
-    order = [comps[i] for i in rng.permutation(len(comps))]
-    order.sort(key=len, reverse=True)  # stable: equal sizes keep the seeded order
+    order = [(comps[i], allowed[i]) for i in rng.permutation(len(comps))]
+    order.sort(key=lambda item: len(item[0]), reverse=True)  # stable: equal sizes keep the seeded order
 
     totals = np.array([sum(s.label == lab for s in samples) for lab in (0, 1)], dtype=np.float64)
     target = np.outer(frac, totals)  # split x label
     weight = 1.0 / np.maximum(totals, 1.0) ** 2
     assigned = np.zeros_like(target)
     out: dict[str, list[Sample]] = {name: [] for name in SPLIT_NAMES}
-    for comp in order:
+    for comp, where in order:
         counts = np.array([sum(s.label == lab for s in comp) for lab in (0, 1)], dtype=np.float64)
         before = ((assigned - target) ** 2 * weight).sum(axis=1)
         after = ((assigned + counts - target) ** 2 * weight).sum(axis=1)
         cost = after - before
         cost[np.asarray(frac) == 0] = np.inf  # a split asked to be empty stays empty
+        cost[[name not in where for name in SPLIT_NAMES]] = np.inf
+        if np.isinf(cost).all():  # pinned to a split the fractions leave empty: the pin wins
+            cost = np.array([0.0 if name in where else np.inf for name in SPLIT_NAMES])
         best = int(np.argmin(cost))
         assigned[best] += counts
         out[SPLIT_NAMES[best]].extend(comp)
     return {name: sorted(items, key=lambda s: s.path) for name, items in out.items()}
+
+
+def _allowed_splits(comp: Sequence[Sample]) -> tuple[str, ...]:
+    pins = {s.split for s in comp if s.split}
+    if "test" in pins and len(pins) > 1:  # a tested sample tied to a trained-on one: the data's split leaks
+        raise ValueError(f"samples that must stay together are pinned to different splits ({sorted(pins)}), "
+                         f"e.g. {comp[0].path}")
+    if "test" in pins:
+        return ("test",)
+    if "val" in pins:
+        return ("val",)
+    if "train" in pins:
+        return ("train", "val")
+    return SPLIT_NAMES
 
 
 def check_no_leak(split: dict[str, Sequence[Sample]]) -> None:

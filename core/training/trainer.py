@@ -28,9 +28,10 @@ from core.detectors.checkpoint import state_for_file
 from core.detectors.registry import build_detector
 from core.engine.device import autocast, select_device
 from core.errors import BadInputError, CancelledError, FFDError
-from core.models import read_bundle, save_model
+from core.models import DEFAULT_CROP_MARGIN, read_bundle, save_model
 from core.paths import data_dir
 from core.training import metrics
+from core.training.augment import augment_batch
 from core.training.dataset import Sample, read_manifest, scan_folder
 from core.training.examples import Examples, gather
 from core.training.facecache import CacheSettings, FaceCache
@@ -61,6 +62,8 @@ class TrainConfig:
     max_files: int | None = None         # use at most this many files per label (quick runs)
     device: str = "auto"
     half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
+    augment: bool = False                # fresh JPEG / blur / colour / zoom each epoch (core.training.augment)
+    crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else {"hamlet": 1e-3, "clip": 3e-4}.get(self.detector, 1e-4)
@@ -142,6 +145,7 @@ class Trainer:
         save_split(split, self.run_dir / "split.json", root=str(root),
                    meta={"fractions": list(cfg.fractions), "seed": cfg.seed})
         settings = CacheSettings(sampling=_video_sampling(cfg.frames_per_video), assume_aligned=cfg.aligned,
+                                 margin=cfg.crop_margin,
                                  landmarks=cfg.sbi_copies > 0)
         self.cache = FaceCache(self.cache_dir, settings)
 
@@ -215,6 +219,7 @@ class Trainer:
         cfg = self.config
         detector.train()
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        rng = np.random.default_rng(cfg.seed * 1000 + epoch)
         steps = math.ceil(len(train) / cfg.batch_size)
         total, started = 0.0, time.time()
         for step in range(steps):
@@ -226,7 +231,8 @@ class Trainer:
                 if features is not None:
                     losses = detector.loss_features(features.get("train", train, index, self.device), labels)
                 else:
-                    faces = train.faces(index, self.device)
+                    faces = (augment_batch(train.crops[index], rng).to(self.device).float().div_(255.0)
+                             if cfg.augment else train.faces(index, self.device))
                     flip = torch.rand(len(index), device=self.device) < 0.5
                     faces = torch.where(flip[:, None, None, None], faces.flip(3), faces)
                     losses = detector.loss(faces, labels)
@@ -274,7 +280,8 @@ class Trainer:
         if test_metrics:
             card["metrics"] = test_metrics
         save_model(self.run_dir, f"{cfg.detector} trained on {self.data.name}", backbone, {cfg.detector: detector},
-                   thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights)
+                   thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights,
+                   crop_margin=cfg.crop_margin)
 
     def _finish(self, backbone, sets: dict, prepared: dict, history: list) -> dict:
         from core.detectors.checkpoint import load_detector
@@ -307,11 +314,16 @@ def evaluate_examples(detector, examples: Examples, threshold: float, runner, fe
 
 
 def score_metrics(examples: Examples, scores: np.ndarray, threshold: float) -> dict:
-    """Frame and video metrics of `scores` on `examples` (plus the pseudo-fakes-vs-reals AUC when SBI is there)."""
+    """Frame and video metrics of `scores` on `examples`, per fake method too (plus the pseudo-fakes-vs-reals AUC
+    when SBI is there)."""
     labels = examples.fake.numpy()
     result = {"frame": metrics.frame_metrics(labels, scores, threshold),
               "video": metrics.video_metrics(examples.videos, labels, scores, threshold), "scores": scores}
-    sbi = np.array([m == "sbi" for m in examples.methods])
+    methods = np.array([m or "" for m in examples.methods], dtype=object)
+    result["methods"] = {m: metrics.frame_metrics(labels[(labels == 0) | (methods == m)],
+                                                  scores[(labels == 0) | (methods == m)], threshold)
+                         for m in sorted(set(methods[labels == 1])) if m}  # each method's fakes vs all reals
+    sbi = methods == "sbi"
     if sbi.any():
         reals_and_sbi = (labels == 0) | sbi
         result["sbi_frame"] = metrics.frame_metrics(labels[reals_and_sbi], scores[reals_and_sbi], threshold)

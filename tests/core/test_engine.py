@@ -106,3 +106,34 @@ def test_memory_stays_bounded_on_a_long_1080p_video(tiny_model, tmp_path):
     growth = peak[0] - before
     print(f"\n400 frames 1080p, every frame: RSS growth {growth:.0f} MB")
     assert growth < 400  # the decoded video alone would be 400 x 6.2 MB = 2.5 GB
+
+
+def test_faces_are_cut_at_the_models_crop_margin(tiny_model_dir, tmp_path):
+    """A model trained on tight crops says so in model.json; the engine cuts the faces it scores the same way."""
+    import shutil
+
+    import numpy as np
+
+    from core.errors import ModelError
+
+    photo = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[3]
+    tight_dir = tmp_path / "tight"
+    shutil.copytree(tiny_model_dir, tight_dir)
+    bundle = read_bundle(tight_dir)
+    bundle.crop_margin = 1.1
+    bundle.save()
+    scales = {}
+    for name, folder in (("default", tiny_model_dir), ("tight", tight_dir)):
+        model = load_model(read_bundle(folder), ["hamlet"])
+        result = analyze(str(photo), AnalysisSettings(detectors=("hamlet",)), model)
+        face = result.detectors["hamlet"].frames[0].faces[0]
+        scales[name] = float(np.hypot(*face.extras["crop_matrix"][0][:2]))
+        assert result.detectors["hamlet"].model["crop_margin"] == model.bundle.crop_margin
+    assert read_bundle(tiny_model_dir).crop_margin == 1.3
+    assert scales["tight"] / scales["default"] == pytest.approx(1.3 / 1.1, rel=1e-3)
+    for bad in (0.5, "wide", True):
+        data = json.loads((tight_dir / "model.json").read_text())
+        data["crop_margin"] = bad
+        (tight_dir / "model.json").write_text(json.dumps(data))
+        with pytest.raises(ModelError, match="crop_margin"):
+            read_bundle(tight_dir)

@@ -1,0 +1,86 @@
+"""Training-time image augmentation: the degradations evidence really goes through, drawn fresh every epoch.
+
+A from-scratch detector on a few thousand faces otherwise learns the exact pixels of each training face; and the
+cheap cue that separates a training set's reals from its fakes (one JPEG quality, one resize chain) is rarely the
+one that holds on an investigator's file. Each crop gets, independently (probabilities in ``AugmentConfig``):
+
+- a zoom: a random square cut of 80-100 % of the side, resized back (face crops from other detectors and
+  margins are tighter or looser than ours);
+- photometric jitter: brightness, contrast and saturation;
+- one quality change: Gaussian blur, unsharp-mask sharpening, or down-scaling and back (SBI's source jitter, here
+  applied to whole images so it cannot become a label cue);
+- JPEG re-compression at quality 40-100 (SBI's augmentation range; social-media copies sit at 70-85).
+
+All random choices come from the caller's ``numpy.random.Generator``, so an epoch is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    p_zoom: float = 0.5
+    min_zoom: float = 0.8
+    p_colour: float = 0.5
+    brightness: float = 0.15      # +- fraction of full scale
+    contrast: float = 0.2         # factor in 1 +- this
+    saturation: float = 0.2
+    p_quality: float = 0.3
+    p_jpeg: float = 0.7
+    jpeg_quality: tuple[int, int] = (40, 100)
+
+
+def augment_batch(crops: torch.Tensor, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
+                  ) -> torch.Tensor:
+    """N x 3 x S x S uint8 -> augmented copy (same shape and dtype)."""
+    images = crops.permute(0, 2, 3, 1).numpy()
+    out = np.stack([augment_image(np.ascontiguousarray(img), rng, config) for img in images])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def augment_image(img: np.ndarray, rng: np.random.Generator, c: AugmentConfig = AugmentConfig()) -> np.ndarray:
+    """One H x W x 3 uint8 RGB image -> augmented image of the same size."""
+    size = img.shape[0]
+    if rng.random() < c.p_zoom:
+        side = int(round(size * rng.uniform(c.min_zoom, 1.0)))
+        y, x = rng.integers(0, size - side + 1, size=2)
+        img = cv2.resize(img[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < c.p_colour:
+        img = _colour(img, rng, c)
+    if rng.random() < c.p_quality:
+        img = _quality(img, rng)
+    if rng.random() < c.p_jpeg:
+        quality = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
+        ok, data = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            img = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(img)
+
+
+def _colour(img: np.ndarray, rng: np.random.Generator, c: AugmentConfig) -> np.ndarray:
+    x = img.astype(np.float32)
+    x = (x - x.mean()) * rng.uniform(1 - c.contrast, 1 + c.contrast) + x.mean()
+    x += rng.uniform(-c.brightness, c.brightness) * 255.0
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(1 - c.saturation, 1 + c.saturation)
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+def _quality(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    size = img.shape[0]
+    choice = rng.integers(3)
+    if choice == 0:
+        return cv2.GaussianBlur(img, (0, 0), sigmaX=float(rng.uniform(0.3, 1.2)))
+    if choice == 1:
+        blurred = cv2.GaussianBlur(img, (0, 0), sigmaX=1.0)
+        amount = float(rng.uniform(0.3, 1.0))
+        return cv2.addWeighted(img, 1 + amount, blurred, -amount, 0)
+    small = max(8, int(round(size * rng.uniform(0.5, 0.9))))
+    down = cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA)
+    return cv2.resize(down, (size, size), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,97 @@
+"""The default model's data: pinned splits, the combined manifest over ../shared/data, training augmentation."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import BadInputError
+from core.paths import resources_dir
+from core.training.augment import augment_batch
+from core.training.dataset import Sample, read_manifest
+from core.training.default_data import default_rows, write_manifest
+from core.training.splits import check_no_leak, split_samples
+from tests.conftest import load_face_images, require_data
+
+
+def _pinned(n: int, split: str | None, label: int, tag: str) -> list[Sample]:
+    return [Sample(f"/data/{tag}{i}.jpg", label, split=split) for i in range(n)]
+
+
+def test_pinned_test_samples_stay_in_test_and_train_samples_never_reach_it():
+    samples = (_pinned(20, "test", 0, "t") + _pinned(20, "test", 1, "tf") + _pinned(80, "train", 0, "r")
+               + _pinned(80, "train", 1, "rf") + _pinned(50, None, 0, "n") + _pinned(50, None, 1, "nf"))
+    split = split_samples(samples, (0.7, 0.15, 0.15), seed=3)
+    by_path = {s.path: name for name, items in split.items() for s in items}
+    assert all(by_path[s.path] == "test" for s in samples if s.split == "test")
+    assert all(by_path[s.path] in ("train", "val") for s in samples if s.split == "train")
+    assert any(by_path[s.path] == "val" for s in samples if s.split == "train")  # validation is carved out
+    assert sum(len(v) for v in split.values()) == len(samples)
+
+
+def test_a_test_pin_tied_to_a_train_pin_is_refused():
+    a = Sample("/d/a.jpg", 0, identity="p1", split="test")
+    b = Sample("/d/b.jpg", 1, identity="p1", split="train")
+    with pytest.raises(ValueError, match="pinned to different splits"):
+        split_samples([a, b, Sample("/d/c.jpg", 0), Sample("/d/d.jpg", 1)])
+
+
+def test_manifest_split_column(tmp_path: Path):
+    img = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[:2]
+    good = tmp_path / "m.csv"
+    good.write_text(f"path,label,split\n{img[0]},real,TEST\n{img[1]},real,-\n")
+    assert [s.split for s in read_manifest(good)] == ["test", None]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"path,label,split\n{img[0]},real,holdout\n")
+    with pytest.raises(BadInputError, match="row 2: split must be train, val or test"):
+        read_manifest(bad)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return default_rows(require_data())
+
+
+def test_default_manifest_keeps_the_authors_ffpp_split_and_the_first_models_ffhq_split(rows):
+    ffpp = [r for r in rows if r["source"] == "ffpp_faces"]
+    authors = {str(Path(require_data("ffpp_faces")) / r["file"]): r["split"]
+               for r in csv.DictReader(require_data("ffpp_faces", "manifest.csv").open())}
+    assert len(ffpp) == len(authors) == 6050
+    assert all(authors[r["path"]] == r["split"] for r in ffpp)
+    assert {r["method"] for r in ffpp if r["label"] == "fake"} == {"deepfakes", "face2face", "faceswap",
+                                                                  "neuraltextures"}
+    ffhq_test = {Path(r["path"]).name for r in rows if r["source"] == "ffhq_stylegan" and r["split"] == "test"}
+    assert len(ffhq_test) == 616
+    v1 = resources_dir() / "models" / "default" / "split.json"
+    shipped = json.loads(v1.read_text())["splits"]["test"]
+    shipped_ffhq = {Path(e["path"]).name for e in shipped if "ffpp_faces" not in e["path"]
+                    and "sdfd" not in e["path"]}
+    assert ffhq_test == shipped_ffhq   # the same held-out files the first default model was measured on
+    sdfd = [r for r in rows if r["source"] == "sdfd_faces"]
+    assert len(sdfd) == 200 and {r["method"] for r in sdfd} == {"stablediffusion"}
+
+
+def test_default_manifest_splits_without_leaks_and_can_leave_a_method_out(rows, tmp_path):
+    out = write_manifest(require_data(), tmp_path / "data.csv", exclude=("faceswap",))
+    samples = read_manifest(out)
+    split = split_samples(samples, (0.78, 0.12, 0.10), seed=0)
+    check_no_leak(split)
+    assert not any(s.method == "faceswap" for part in ("train", "val") for s in split[part])
+    assert sum(s.method == "faceswap" for s in split["test"]) == 106   # kept for the leave-one-out score
+    assert len(samples) == len(rows) - sum(r["method"] == "faceswap" and r["split"] != "test" for r in rows)
+
+
+def test_augmentation_is_reproducible_changes_pixels_and_keeps_shape():
+    faces = (load_face_images("real", 8, 96) * 255).round().to(torch.uint8)
+    a = augment_batch(faces, np.random.default_rng(5))
+    b = augment_batch(faces, np.random.default_rng(5))
+    c = augment_batch(faces, np.random.default_rng(6))
+    assert a.shape == faces.shape and a.dtype == torch.uint8
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    changed = (a.float() - faces.float()).abs().flatten(1).mean(1)
+    assert (changed > 0.5).sum() >= 4   # most faces are degraded somehow (JPEG alone has p = 0.7)
