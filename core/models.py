@@ -4,9 +4,11 @@ A trainer run directory, the default model shipped in resources/, and a model a 
 layout, so `ffd analyze --model DIR`, the GUI and the trainer's "use this model" speak the same language.
 
     model.json   {"format": "ffd-model/1", "name": ..., "backbone": {"arch", "weights" | "pretrained", "sha256"},
-                  "detectors": {"hamlet": {"checkpoint": "hamlet.safetensors", "threshold": 0.5}, ...},
+                  "detectors": {"hamlet": {"checkpoint": "hamlet.safetensors", "sha256": ..., "threshold": 0.5},
+                                ...},
                   "crop_margin": 1.3, "card": {...}}
 
+Every weight file's SHA-256 is pinned in model.json (backbone and detectors) and verified on load.
 `crop_margin` is the face-crop side in units of the face detector's box (``core.faces.align_crop``): a detector
 scores faces cut the way its training faces were cut, so the model says how, and the engine cuts accordingly.
 """
@@ -127,7 +129,8 @@ class LoadedModel:
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
                backbone: Backbone | None = None) -> LoadedModel:
     backbone = backbone or load_backbone(bundle.backbone, device=device)
-    loaded = {name: load_detector(bundle.checkpoint(name), backbone, device=device) for name in detectors}
+    loaded = {name: load_detector(bundle.checkpoint(name), backbone, device=device,
+                                  expected_sha256=bundle.detectors[name].get("sha256")) for name in detectors}
     return LoadedModel(bundle=bundle, backbone=backbone, detectors=loaded)
 
 
@@ -168,8 +171,8 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
         spec = BackboneSpec(arch=backbone.arch, weights=str(target), sha256=cached_sha256(str(target)))
     entries = {}
     for det_name, detector in detectors.items():
-        save_detector(detector, root / f"{det_name}.safetensors", half=half)
-        entries[det_name] = {"checkpoint": f"{det_name}.safetensors",
+        saved = save_detector(detector, root / f"{det_name}.safetensors", half=half)
+        entries[det_name] = {"checkpoint": f"{det_name}.safetensors", "sha256": saved["weights_sha256"],
                              "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
     bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {},
                          crop_margin=crop_margin)

@@ -74,16 +74,24 @@ def read_header(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return header, tensors
 
 
-def load_detector(path: str | Path, backbone, *, device: str | torch.device = "cpu"):
-    """Rebuild a detector on `backbone` from a checkpoint, verifying integrity and backbone identity."""
+def load_detector(path: str | Path, backbone, *, device: str | torch.device = "cpu",
+                  expected_sha256: str | None = None):
+    """Rebuild a detector on `backbone` from a checkpoint, verifying integrity and backbone identity.
+
+    `expected_sha256` is the hash the model folder's model.json pins: checked whether or not the sidecar card is
+    there (deleting the sidecar must not switch the check off).
+    """
     path = Path(path)
     card_file = card_path(path)
+    pins = [("model.json", expected_sha256)] if expected_sha256 else []
     if card_file.exists():
-        expected = json.loads(card_file.read_text()).get("weights_sha256")
-        actual = sha256_file(path)
-        if expected and expected != actual:
-            raise ModelError(f"checkpoint bytes do not match its model card (sha256 {actual[:12]} != "
-                             f"{expected[:12]}): the file was modified or corrupted", path=str(path))
+        pins.append(("its model card", json.loads(card_file.read_text()).get("weights_sha256")))
+    actual = sha256_file(path) if any(pin for _, pin in pins) and path.is_file() else None
+    for where, expected in pins:
+        if expected and actual and expected != actual:
+            raise ModelError(f"checkpoint bytes do not match the SHA-256 recorded in {where} (sha256 "
+                             f"{actual[:12]} != {expected[:12]}): the file was modified or corrupted",
+                             path=str(path))
     header, tensors = read_header(path)
     want = header["backbone"]
     if want.get("arch") != backbone.arch or want.get("weights_sha256") != backbone.weights_sha256:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from core.errors import ModelError
@@ -18,20 +19,26 @@ def register_detector(name: str) -> Callable[[type], type]:
     return decorator
 
 
-def _ensure_builtin() -> None:
-    # Importing the modules runs their @register_detector decorators.
-    from core.detectors import clip_prompts, hamlet, mfclip  # noqa: F401
+# name -> module that registers it: imported on first use, so this module never imports its plugins at load time
+_BUILTIN = {"clip": "core.detectors.clip_prompts", "cnn": "core.detectors.cnn", "hamlet": "core.detectors.hamlet",
+            "mfclip": "core.detectors.mfclip"}
+
+
+def _load(name: str) -> None:
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])  # runs its @register_detector
 
 
 def available_detectors() -> list[str]:
-    _ensure_builtin()
+    for name in _BUILTIN:
+        _load(name)
     return sorted(_REGISTRY)
 
 
 def detector_class(name: str) -> type:
-    _ensure_builtin()
+    _load(name)
     if name not in _REGISTRY:
-        raise ModelError(f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+        raise ModelError(f"unknown detector {name!r}; available: {', '.join(available_detectors())}")
     return _REGISTRY[name]
 
 
