@@ -55,6 +55,9 @@ STAGES = {
     "mfclip": {"detector": "mfclip", "epochs": 8, "patience": 3, "lr": 3e-4,
                "detector_config": {"freeze_image_encoder": True}},
 }
+# The plain CNN the CLIP detectors must beat: same data, augmentation, epochs and early stopping as stage 1.
+BASELINE = {"detector": "cnn", "random_backbone": True, "epochs": STAGES["backbone"]["epochs"], "lr": 1e-3,
+            "weight_decay": 0.05, "patience": STAGES["backbone"]["patience"]}
 LIMITATIONS = [
     "Trained from scratch on a CPU on about 9,000 face crops: FaceForensics++ c23 crops (Deepfakes, Face2Face, "
     "FaceSwap, NeuralTextures; one crop per video), FFHQ photographs vs StyleGAN v1 faces, 140 Stable Diffusion "
@@ -69,12 +72,15 @@ LIMITATIONS = [
 
 
 def stage_config(name: str, backbone: str | None, device: str = "auto", **overrides) -> TrainConfig:
-    return TrainConfig(**{**SHARED, **STAGES[name], **overrides}, backbone=backbone, device=device)
+    stage = BASELINE if name == "baseline" else STAGES[name]
+    return TrainConfig(**{**SHARED, **stage, **overrides}, backbone=backbone, device=device)
 
 
 def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch: str = ARCH,
-                 exclude: tuple[str, ...] = (), cache_dir: Path | None = None, **overrides) -> dict:
-    """Stage 1 (backbone), then HAMLET-FFD and MFCLIP on it; a finished stage is never trained again."""
+                 exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = False,
+                 **overrides) -> dict:
+    """Stage 1 (backbone), then HAMLET-FFD and MFCLIP on it (and the CNN baseline if asked); a finished stage is
+    never trained again."""
     work.mkdir(parents=True, exist_ok=True)
     data = write_manifest(shared, work / "data.csv", exclude)
     summaries = {}
@@ -94,15 +100,18 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
     trained = run("backbone", arch)["backbone"]
     for name in TRAINED_STAGES:
         run(name, trained)
+    if baseline:
+        run("baseline", arch)
     _check_same_split(work)
     return summaries
 
 
 def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str = ARCH,
-          exclude: tuple[str, ...] = (), cache_dir: Path | None = None, **overrides) -> dict:
+          exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
+          **overrides) -> dict:
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
     started = time.time()
-    summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, **overrides)
+    summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, baseline, **overrides)
     bundle = assemble(work, out)
     card = {
         "recipe": {"command": "make default-model", "module": "core.training.default_model", "architecture": arch,
@@ -145,6 +154,11 @@ def finish_card(shared: Path, work: Path, out: Path, device: str = "auto", log=p
     write_manifest(shared, work / "data.csv", tuple(card.get("recipe", {}).get("excluded_methods", ())))
     card["metrics"] = measure(shared, work, out, device, log, cache_dir)
     card["headline"] = headline(card["metrics"])
+    if _finished_summary(work / "baseline") is not None:  # measured the same way, on the same test faces
+        log("[metrics] the plain CNN baseline")
+        card["baseline"] = {"recipe": BASELINE, "epoch_seconds": _epoch_seconds(work, ("baseline",))["baseline"],
+                            "headline": headline(measure(shared, work, work / "baseline", device, log, cache_dir,
+                                                         videos=False))}
     bundle.name = display_name(bundle.backbone.arch, card["headline"])
     bundle.card = card
     bundle.save()
@@ -162,7 +176,7 @@ EVAL_SETS = {
 
 
 def measure(shared: Path, work: Path, model: Path, device: str = "auto", log=print,
-            cache_dir: Path | None = None) -> dict:
+            cache_dir: Path | None = None, videos: bool = True) -> dict:
     """Every reported number, computed on the assembled (float16) model as shipped, on held-out test faces only."""
     from core.training.evaluate import evaluate
 
@@ -187,7 +201,7 @@ def measure(shared: Path, work: Path, model: Path, device: str = "auto", log=pri
             raise RuntimeError(f"{name}: expected the model's test split, evaluated {result['split']!r}")
         metrics[name] = _strip(result)
     clips = shared / "ffpp_c23_videos"
-    if clips.is_dir():
+    if videos and clips.is_dir():
         log("[metrics] FaceForensics++ c23 clips (their source videos are in ffpp_faces: not unseen)")
         metrics["ffpp_c23_videos"] = _strip(evaluate(clips, model, device=device, keep_scores=True,
                                                      cache_dir=cache_dir))
@@ -249,8 +263,12 @@ def model_card_markdown(bundle: ModelBundle) -> str:
     columns = sorted({c for row in figures.values() for c in row})
     lines.append("| detector | " + " | ".join(columns) + " |")
     lines.append("|---" * (len(columns) + 1) + "|")
-    for name, row in figures.items():
+    rows = [*figures.items(), *((f"plain CNN baseline ({n})", r)
+                                for n, r in card.get("baseline", {}).get("headline", {}).items())]
+    for name, row in rows:
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" if c in row else "-" for c in columns) + " |")
+    if "baseline" not in card:
+        lines += ["", "The plain CNN baseline (`core.detectors.cnn`) has not been trained for this model yet."]
     ffpp = card["metrics"].get("ffpp_c23_videos")
     if ffpp:
         lines += ["", "FaceForensics++ c23 clips (7; their source videos are among the training crops, so this is a "
@@ -262,10 +280,10 @@ def model_card_markdown(bundle: ModelBundle) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _epoch_seconds(work: Path) -> dict[str, float]:
+def _epoch_seconds(work: Path, stages=tuple(STAGES)) -> dict[str, float]:
     """Training time per stage: the sum of its epochs' wall times (data preparation excluded)."""
     return {name: round(sum(h["seconds"] for h in read_bundle(work / name).card["training"]["history"]), 1)
-            for name in STAGES}
+            for name in stages}
 
 
 def _finished_summary(run_dir: Path) -> dict | None:
@@ -282,7 +300,8 @@ def _strip(result: dict) -> dict:
 
 
 def _check_same_split(work: Path) -> None:
-    splits = [json.loads((work / name / "split.json").read_text())["splits"] for name in STAGES]
+    names = [*STAGES, *(["baseline"] if (work / "baseline" / "split.json").is_file() else [])]
+    splits = [json.loads((work / name / "split.json").read_text())["splits"] for name in names]
     if any(s != splits[0] for s in splits[1:]):
         raise RuntimeError("the three stages did not train on the same split")
 
@@ -311,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exclude", action="append", default=[],
                         help="leave a method out of training and validation (e.g. FaceSwap); repeatable")
     parser.add_argument("--train-only", action="store_true", help="train the stages, do not assemble or measure")
+    parser.add_argument("--no-baseline", action="store_true", help="skip training the plain CNN baseline")
     parser.add_argument("--eval-only", action="store_true",
                         help="re-measure the model in --out and rewrite its card (make eval-default)")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
@@ -318,13 +338,15 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)
     if args.train_only:
-        train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir)
+        train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
+                     baseline=not args.no_baseline)
         return 0
     if args.eval_only:
         card = finish_card(args.shared, args.work, args.out, args.device, log, args.cache_dir)
         print(json.dumps(card["headline"], indent=1))
         return 0
-    card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir)
+    card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
+                 baseline=not args.no_baseline)
     print(json.dumps(card["headline"], indent=1))
     return 0
 

@@ -80,8 +80,8 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     card = build(require_data(), tmp_path / "work", out, arch=TINY_ARCH, max_files=80, epochs=1,
                  frames_per_video=2, log=lambda m: None, cache_dir=tmp_path / "cache")
     splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
-              for stage in ("backbone", "hamlet", "mfclip")]
-    assert splits[0] == splits[1] == splits[2]
+              for stage in ("backbone", "hamlet", "mfclip", "baseline")]
+    assert splits[0] == splits[1] == splits[2] == splits[3]
     bundle = read_bundle(out)
     assert bundle.crop_margin == 1.1
     loaded = load_model(bundle, ["hamlet", "mfclip"])
@@ -95,4 +95,6 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert card["metrics"]["ffpp_c23_videos"]["files"] == 7
     assert bundle.name.startswith(f"FFD default ({TINY_ARCH}, trained from scratch; FF++ test AUC ")
     assert "not for casework" in bundle.name     # an untrained tiny model cannot claim more
-    assert "| hamlet |" in (out / "MODEL_CARD.md").read_text()
+    card_text = (out / "MODEL_CARD.md").read_text()
+    assert "| hamlet |" in card_text and "| plain CNN baseline (cnn) |" in card_text
+    assert {"ffpp_pooled", "sbi_ffpp"} <= set(card["baseline"]["headline"]["cnn"])
