@@ -23,8 +23,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,13 +42,26 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 class CaseStoreError(FFDError):
-    """The case store cannot be opened or a stored record is unusable (newer schema, damaged content)."""
+    """The case store cannot be opened or a stored record is unusable (newer schema, damaged content). Exit 5."""
 
     exit_code = 5
 
 
+class CaseStoreDamagedError(CaseStoreError):
+    """The case store file itself is not a readable SQLite database (random bytes, truncated, malformed pages).
+
+    Separate from other store errors because its remedy is: move the file aside (`move_aside`) and start a new one.
+    """
+
+
 class CaseNotFoundError(CaseStoreError, LookupError):
     """No stored analysis has this id."""
+
+
+MOVE_ASIDE_HINT = ("move it aside and start a new case store: the app offers to, or run `ffd cases move-aside`; "
+                   "the damaged file is kept, renamed, for recovery")
+# SQLite's primary result codes for a file that is not (or no longer) a database: SQLITE_CORRUPT, SQLITE_NOTADB
+_DAMAGED_CODES = (11, 26)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,48 @@ def default_path() -> Path:
     return data_dir() / DB_NAME
 
 
+def move_aside(path: str | Path | None = None) -> Path:
+    """Rename a damaged case store (and its -wal / -shm files) to `<name>.damaged-<UTC time>` and return the new path.
+
+    Never deletes: the old file is evidence of past analyses and may be recoverable. The WAL travels with it, because a
+    stale WAL left beside a new database would be replayed into it.
+    """
+    path = Path(path) if path is not None else default_path()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target, n = path.with_name(f"{path.name}.damaged-{stamp}"), 1
+    while any(Path(f"{target}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+        n += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    try:
+        os.rename(path, target)
+        for suffix in ("-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                os.rename(f"{path}{suffix}", f"{target}{suffix}")
+    except OSError as exc:
+        raise CaseStoreError(f"cannot move the case store aside to {target.name}: {exc.strerror}",
+                             path=str(path)) from exc
+    return target
+
+
+def _store_error(path: Path, exc: sqlite3.Error) -> CaseStoreError:
+    """The CaseStoreError for an sqlite3 error, naming the file; a damaged file gets the move-aside hint."""
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGED_CODES:
+        return CaseStoreDamagedError(f"the case store cannot be opened: the file is damaged ({exc}); "
+                                     + MOVE_ASIDE_HINT, path=str(path))
+    return CaseStoreError(f"the case store cannot be used: {exc}", path=str(path))
+
+
+def _sqlite_errors(method):
+    """Turn sqlite3 errors escaping a public method into CaseStoreError: callers (GUI, `ffd`) catch FFDError."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+    return wrapper
+
+
 class CaseStore:
     """Saved analyses in one SQLite file. Use as a context manager; one store object per thread.
 
@@ -157,15 +214,22 @@ class CaseStore:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaseStoreError(f"cannot create the case store's folder: {exc.strerror}", path=str(self.path)) from exc
         try:
             # isolation_level=None: no implicit transactions; every write below opens its own explicitly.
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
-            raise CaseStoreError(f"cannot open the case store: {exc}", path=str(self.path)) from exc
+            raise _store_error(self.path, exc) from exc
         try:
             self._configure()
             self._migrate()
+            self._db.execute("SELECT COUNT(*) FROM analyses").fetchone()   # reads the case list's pages: truncation
+        except sqlite3.Error as exc:                                         # shows here, not at the first listing
+            self._db.close()
+            raise _store_error(self.path, exc) from exc
         except BaseException:
             self._db.close()
             raise
@@ -229,6 +293,7 @@ class CaseStore:
 
     # -------------------------------------------------------------------------------------------- writing
 
+    @_sqlite_errors
     def save(self, result: AnalysisResult, case_number: str | None = None, examiner: str | None = None,
              notes: str | None = None) -> int:
         """Store the analysis with its images in one transaction (all or nothing) and return its id."""
@@ -261,6 +326,7 @@ class CaseStore:
             db.execute("UPDATE analyses SET content_sha256 = ? WHERE id = ?", (content.hexdigest(), analysis_id))
         return analysis_id
 
+    @_sqlite_errors
     def update_metadata(self, analysis_id: int, *, case_number=_UNSET, examiner=_UNSET, notes=_UNSET) -> None:
         """Change the case number, examiner or notes; fields left out stay as they are, None clears one."""
         changes = {name: value for name, value in
@@ -275,6 +341,7 @@ class CaseStore:
                 db.execute(f"UPDATE analyses SET {assignments}, updated_at = ? WHERE id = ?",
                            (*changes.values(), _now(), analysis_id))
 
+    @_sqlite_errors
     def delete(self, analysis_id: int) -> None:
         """Remove an analysis, its detector rows and its images (foreign-key cascade)."""
         with self._transaction() as db:
@@ -283,6 +350,7 @@ class CaseStore:
 
     # -------------------------------------------------------------------------------------------- reading
 
+    @_sqlite_errors
     def list(self, limit: int = 100, search: str | None = None, offset: int = 0) -> builtins.list[CaseSummary]:
         """Newest first. `search` matches, as a plain substring ignoring case (Unicode-aware, unlike SQLite's LIKE),
         the file name or path, the SHA-256, the case number, the examiner or the notes."""
@@ -296,20 +364,24 @@ class CaseStore:
         params += [int(limit), int(offset)]
         return self._select_summaries(sql, params)
 
+    @_sqlite_errors
     def find_by_sha256(self, sha256: str) -> builtins.list[CaseSummary]:
         """Every stored analysis of the file with this SHA-256 (full hash, any case), newest first."""
         return self._select_summaries(f"SELECT {_SUMMARY_COLUMNS} FROM analyses WHERE evidence_sha256 = ? ORDER BY id DESC",
                                       [sha256.strip().lower()])
 
+    @_sqlite_errors
     def summary(self, analysis_id: int) -> CaseSummary:
         found = self._select_summaries(f"SELECT {_SUMMARY_COLUMNS} FROM analyses WHERE id = ?", [analysis_id])
         if not found:
             raise CaseNotFoundError(f"no stored analysis with id {analysis_id}", path=str(self.path))
         return found[0]
 
+    @_sqlite_errors
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM analyses").fetchone()[0])
 
+    @_sqlite_errors
     def load(self, analysis_id: int) -> AnalysisResult:
         """The stored analysis exactly as saved: same numbers, same image bytes. Damaged records raise."""
         # One read transaction, so a concurrent delete cannot leave us with the JSON but half the images.
@@ -339,6 +411,7 @@ class CaseStore:
             result.artifacts.setdefault(key, {})[name] = bytes(data)
         return result
 
+    @_sqlite_errors
     def integrity_check(self) -> str:
         """SQLite's own consistency check of the whole file: "ok" when healthy."""
         rows = self._db.execute("PRAGMA integrity_check").fetchall()

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable; also an output path that is an
 input, a link to one, inside the batched folder or read-only: refused before any analysis), 3 no face found,
-4 model unavailable or invalid, 130 cancelled. Errors name the file and the problem; tracebacks only with --debug.
+4 model unavailable or invalid, 5 case store unusable (damaged: `ffd cases move-aside`), 130 cancelled.
+Errors name the file and the problem; tracebacks only with --debug.
 """
 
 from __future__ import annotations
@@ -113,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     mdefault = msub.add_parser("use", help="make a model folder the default for analyses")
     mdefault.add_argument("model_dir")
     mdefault.set_defaults(func=cmd_models_use)
+
+    cases = sub.add_parser("cases", help="the case store of saved analyses")
+    csub = cases.add_subparsers(metavar="ACTION")
+    clist = csub.add_parser("list", help="saved analyses, newest first")
+    clist.add_argument("--search", help="substring of file name, path, SHA-256, case number, examiner or notes")
+    clist.add_argument("--limit", type=int, default=50)
+    clist.set_defaults(func=cmd_cases_list)
+    caside = csub.add_parser("move-aside", help="rename a damaged case store (kept for recovery) and start a new one")
+    caside.set_defaults(func=cmd_cases_move_aside)
     return parser
 
 
@@ -339,6 +349,39 @@ def cmd_models_use(args) -> int:
 
     set_default_model(args.model_dir)
     print(f"default model: {Path(args.model_dir).resolve()}")
+    return 0
+
+
+def cmd_cases_list(args) -> int:
+    from core.cases import CaseStore
+
+    with CaseStore() as store:
+        for c in store.list(limit=args.limit, search=args.search):
+            print(f"#{c.id:<5d} {c.created_at}  {c.verdict:8s} {c.sha256[:16]}  {c.case_number or '-':12s} {c.path}")
+        print(f"{store.count()} saved analyses in {store.path}")
+    return 0
+
+
+def cmd_cases_move_aside(args) -> int:
+    """Only a store that cannot be opened is moved: a healthy one stays where it is."""
+    from core.cases import CaseStore, CaseStoreDamagedError, default_path, move_aside
+
+    path = default_path()
+    if not path.exists():
+        print(f"no case store at {path}: nothing to move")
+        return 0
+    try:
+        with CaseStore(path) as store:
+            healthy = store.integrity_check() == "ok"
+    except CaseStoreDamagedError:
+        healthy = False
+    if healthy:
+        print(f"the case store {path} opens and checks fine: left in place")
+        return 0
+    moved = move_aside(path)
+    with CaseStore(path):
+        pass
+    print(f"damaged case store moved aside to {moved}; a new, empty case store was started at {path}")
     return 0
 
 

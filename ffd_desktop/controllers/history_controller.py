@@ -7,10 +7,11 @@ its own). Listing reads only the small summary columns, so it stays instant howe
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.cases import CaseStore, CaseSummary
+from core.cases import CaseStore, CaseStoreDamagedError, CaseSummary, move_aside
 from core.errors import FFDError
 from ffd_desktop import presentation as P
 from ffd_desktop.views.history_view import HistoryView
@@ -28,17 +29,44 @@ class HistoryController(QObject):
         super().__init__()
         self.window, self.view, self.prompts = window, window.history, prompts
         self.store: CaseStore | None = None
-        try:
-            self.store = CaseStore(case_store_path)
-        except FFDError as exc:
-            window.banner.show_message("error", f"The case store cannot be opened: {html.escape(str(exc))}. "
-                                                "Analyses will still run but cannot be saved or listed.")
+        self._open_store(case_store_path)
         view: HistoryView = self.view
         view.searchChanged.connect(lambda _: self.refresh())
         view.refreshRequested.connect(self.refresh)
         view.openRequested.connect(self.open_case)
         view.deleteRequested.connect(self.delete_case)
         self.refresh()
+
+    def _open_store(self, path) -> None:
+        """Open the case store. A damaged file must not stop the app: offer to move it aside (kept, renamed) and
+        start a new store; otherwise the app runs without saving."""
+        try:
+            self.store = CaseStore(path)
+            return
+        except CaseStoreDamagedError as exc:
+            problem = exc
+        except FFDError as exc:
+            self._cannot_open(exc)
+            return
+        question = (f"The case store cannot be opened: {path} is damaged ({problem.__cause__}).\n\n"
+                    "Move the damaged file aside and start a new, empty case store? The damaged file is kept, "
+                    f"renamed to {Path(path).name}.damaged-<date and time>, so its cases may still be recovered.\n\n"
+                    "If you answer No, analyses still run but cannot be saved or listed.")
+        if not self.prompts.confirm("Case store damaged", question):
+            self._cannot_open(problem)
+            return
+        try:
+            moved = move_aside(path)
+            self.store = CaseStore(path)
+        except FFDError as exc:
+            self._cannot_open(exc)
+            return
+        self.window.banner.show_message("warning", "The damaged case store was moved aside to "
+                                                   f"{html.escape(str(moved))}; a new case store was started.")
+
+    def _cannot_open(self, exc: FFDError) -> None:
+        self.window.banner.show_message("error", f"The case store cannot be opened: {html.escape(str(exc))}. "
+                                                 "Analyses will still run but cannot be saved or listed.")
 
     def count(self) -> int:
         return self.store.count() if self.store is not None else 0
@@ -47,9 +75,13 @@ class HistoryController(QObject):
     def refresh(self) -> None:
         if self.store is None:
             return
-        cases = self.store.list(limit=LIST_LIMIT, search=self.view.search.text())
+        try:
+            cases = self.store.list(limit=LIST_LIMIT, search=self.view.search.text())
+            total = self.store.count()
+        except FFDError as exc:
+            self.window.banner.show_message("error", f"The case list cannot be read: {html.escape(str(exc))}")
+            return
         rows = [(c.id, _cells(c), P.VERDICT_COLOURS.get(c.verdict)) for c in cases]
-        total = self.store.count()
         shown = f"{len(cases)} of {total} saved analyses" if self.view.search.text().strip() else \
             f"{total} saved analys{'is' if total == 1 else 'es'}"
         self.view.set_rows(rows, shown)
@@ -80,7 +112,11 @@ class HistoryController(QObject):
                     "is not touched. This cannot be undone.")
         if not self.prompts.confirm("Delete saved analysis", question):
             return
-        self.store.delete(case_id)
+        try:
+            self.store.delete(case_id)
+        except FFDError as exc:
+            self.window.banner.show_message("error", f"Case #{case_id} not deleted: {html.escape(str(exc))}")
+            return
         self.window.statusBar().showMessage(f"Deleted case #{case_id}", 8000)
         self.refresh()
         self.caseDeleted.emit(case_id)

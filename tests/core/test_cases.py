@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from core.cases import SCHEMA_VERSION, CaseNotFoundError, CaseStore, CaseStoreError
+from core.cases import (
+    SCHEMA_VERSION,
+    CaseNotFoundError,
+    CaseStore,
+    CaseStoreDamagedError,
+    CaseStoreError,
+    move_aside,
+)
 from core.results import AnalysisResult
 from tests.conftest import require_data
 
@@ -273,3 +280,35 @@ def test_summaries_do_not_read_the_result_json(result, tmp_path):
         store._db.set_trace_callback(None)
         with pytest.raises(CaseStoreError):
             store.load(case_id)
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated header", "truncated half"])
+def test_a_damaged_store_is_a_case_store_error_naming_the_file(result, tmp_path, damage):
+    import os
+
+    path = tmp_path / "cases.sqlite3"
+    with CaseStore(path) as store:
+        store.save(result)
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    path.write_bytes({"random bytes": os.urandom(len(data)), "truncated header": data[:100],
+                      "truncated half": data[:len(data) // 2]}[damage])
+    with pytest.raises(CaseStoreDamagedError, match="damaged") as caught, CaseStore(path) as store:
+        store.list()
+    assert str(path) in str(caught.value) and "move-aside" in str(caught.value)
+    assert caught.value.exit_code == 5
+
+
+def test_move_aside_renames_the_store_and_its_wal_never_overwriting(tmp_path):
+    path = tmp_path / "cases.sqlite3"
+    for suffix, content in (("", b"junk"), ("-wal", b"wal"), ("-shm", b"shm")):
+        Path(f"{path}{suffix}").write_bytes(content)
+    first = move_aside(path)
+    assert first.name.startswith("cases.sqlite3.damaged-") and first.read_bytes() == b"junk"
+    assert Path(f"{first}-wal").read_bytes() == b"wal" and Path(f"{first}-shm").read_bytes() == b"shm"
+    assert not path.exists() and not Path(f"{path}-wal").exists()
+    path.write_bytes(b"junk again")                      # damaged again within the same second
+    second = move_aside(path)
+    assert second != first and second.read_bytes() == b"junk again" and first.read_bytes() == b"junk"
+    with CaseStore(path) as store:
+        assert store.count() == 0
