@@ -1,22 +1,25 @@
 """`ffd`: the engine without a window: analyse, batch, manage models.
 
-Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable; also an output path that is an
-input, a link to one, inside the batched folder or read-only: refused before any analysis), 3 no face found,
-4 model unavailable or invalid, 5 case store unusable (damaged: `ffd cases move-aside`), 130 cancelled.
-Errors name the file and the problem; tracebacks only with --debug.
+Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable; a wrong option value; an output
+path that is an input, a link to one, inside the batched folder, read-only or not writable: refused before any
+analysis; disk full), 3 no face found, 4 model unavailable or invalid (checked before any weights load), 5 case
+store unusable (damaged: `ffd cases move-aside`), 130 cancelled. Errors name the file and the problem; tracebacks
+only with --debug.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from core.errors import FFDError
+from core.atomic import check_writable
+from core.errors import FFDError, ModelError
 from core.evidence import check_output_path
 
 EXIT_OK, EXIT_INTERNAL = 0, 1
@@ -75,16 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(default: the default model's backbone)")
     train.add_argument("--random-backbone", action="store_true",
                        help="allow a randomly initialised backbone (training from scratch / tests)")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float)
+    train.add_argument("--epochs", type=positive_int, default=10)
+    train.add_argument("--batch-size", type=positive_int, default=32)
+    train.add_argument("--lr", type=positive_float)
     train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
     train.add_argument("--patience", type=int, default=3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--sbi", type=int, default=0, metavar="N", help="self-blended pseudo-fakes per real face")
-    train.add_argument("--frames-per-video", type=int, default=16)
+    train.add_argument("--frames-per-video", type=positive_int, default=16)
     train.add_argument("--aligned", action="store_true", help="inputs are already face crops (skip detection)")
-    train.add_argument("--max-files", type=int, help="at most N files per label (quick runs)")
+    train.add_argument("--max-files", type=positive_int, help="at most N files per label (quick runs)")
     train.add_argument("--config", default="{}", help="detector config overrides as JSON")
     train.add_argument("--device", default="auto")
     train.add_argument("--half-weights", action="store_true", help="store weights as float16 (half the size)")
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, metavar="RUN_DIR")
     evaluate.add_argument("--json", metavar="OUT")
     evaluate.add_argument("--sbi", type=int, default=0, metavar="N", help="also score N pseudo-fakes per real")
-    evaluate.add_argument("--frames-per-video", type=int, default=16)
+    evaluate.add_argument("--frames-per-video", type=positive_int, default=16)
     evaluate.add_argument("--aligned", action="store_true")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=cmd_eval)
@@ -127,17 +130,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detectors", default="hamlet,mfclip", help="comma-separated (default: hamlet,mfclip)")
+    p.add_argument("--detectors", type=detector_names, default="hamlet,mfclip",
+                   help="comma-separated (default: hamlet,mfclip)")
     p.add_argument("--model", metavar="DIR", help="model folder (default: the configured / shipped model)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video (default 1)")
-    rate.add_argument("--max-frames", type=int, metavar="K", help="at most K evenly spaced frames")
+    rate.add_argument("--fps", type=positive_float, default=1.0, help="frames sampled per second of video (default 1)")
+    rate.add_argument("--max-frames", type=positive_int, metavar="K", help="at most K evenly spaced frames")
     rate.add_argument("--all-frames", action="store_true", help="every frame")
     p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--aggregation", default="mean", choices=["mean", "median", "max", "top25"])
-    p.add_argument("--threshold", type=float, help="fake threshold (default: the model's validated threshold)")
+    p.add_argument("--threshold", type=probability, help="fake threshold (default: the model's validated threshold)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+# Argument types: a mistyped number is refused by argparse (exit 2, usage line) before anything is loaded, instead of
+# surfacing as an internal error minutes later. float() accepts "nan" and "inf", so finiteness is checked too.
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:    # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
+def detector_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"name at least one detector, e.g. hamlet,mfclip (got {text!r})")
+    return names
+
+
+def _number(text: str, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
 
 
 def _settings(args):
@@ -149,11 +191,8 @@ def _settings(args):
     elif args.max_frames:
         sampling = Sampling("count", float(args.max_frames))
     else:
-        if args.fps <= 0:
-            raise FFDError("--fps must be positive")
         sampling = Sampling("fps", args.fps)
-    names = [n.strip() for n in args.detectors.split(",") if n.strip()]
-    return AnalysisSettings(detectors=names, sampling=sampling, batch_size=args.batch_size,
+    return AnalysisSettings(detectors=args.detectors, sampling=sampling, batch_size=args.batch_size,
                             aggregation=args.aggregation, threshold=args.threshold)
 
 
@@ -165,7 +204,9 @@ def _load(args, settings):
     unknown = sorted(set(settings.detectors) - set(available_detectors()))
     if unknown:
         raise FFDError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
-    bundle = resolve_bundle(args.model)
+    bundle = resolve_bundle(args.model)      # validates the folder and its files: milliseconds, not a load
+    for name in settings.detectors:
+        bundle.checkpoint(name)               # a detector the model lacks is refused before the backbone loads
     return load_model(bundle, settings.detectors, device=select_device(args.device))
 
 
@@ -189,6 +230,7 @@ def cmd_analyze(args) -> int:
     for output in (args.json, args.report):
         if output:
             check_output_path(output, inputs=[args.path])
+            check_writable(output)
     settings = _settings(args)
     model = _load(args, settings)
     result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))
@@ -226,6 +268,7 @@ def cmd_batch(args) -> int:
     if not files:
         raise FFDError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
     check_output_path(args.out, inputs=files, input_dirs=[folder])
+    check_writable(args.out)
     settings = _settings(args)
     model = _load(args, settings)
     failures = 0
@@ -289,6 +332,7 @@ def cmd_eval(args) -> int:
 
     if args.json:
         check_output_path(args.json, inputs=[args.data], input_dirs=[args.data])   # DATA: a CSV or a folder
+        check_writable(args.json)
     result = evaluate(args.data, args.model, device=args.device, frames_per_video=args.frames_per_video,
                       aligned=args.aligned, sbi_copies=args.sbi)
     print(f"{result['files']} files ({result['split']} split)")
@@ -338,6 +382,9 @@ def cmd_models_import(args) -> int:
     from core.backbones.weights import load_state_dict, store_imported
 
     path = Path(args.path)
+    if not path.is_file():
+        raise ModelError("weights file not found" if not path.exists() else
+                         "is a folder: give the weights file (.safetensors or a torch state dict)", path=str(path))
     load_backbone(BackboneSpec(arch=args.arch, weights=str(path)))  # verifies the file fits the architecture
     entry = store_imported(load_state_dict(path), args.arch, source=str(path.resolve()))
     print(f"imported {args.arch} weights sha256 {entry['sha256']} -> {entry['file']}")

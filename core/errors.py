@@ -1,4 +1,8 @@
-"""Errors a user can act on. Each carries the CLI exit code and a message that names the file and the problem."""
+"""Errors a user can act on. Each carries the CLI exit code and a message that names the file and the problem.
+
+Exit codes: 1 internal error (a bug), 2 BadInputError (and output problems), 3 NoFaceError, 4 ModelError,
+5 core.cases.CaseStoreError, 130 CancelledError. README.md documents them; keep the two in step.
+"""
 
 from __future__ import annotations
 
@@ -40,3 +44,8 @@ class CancelledError(FFDError):
 class UnsafeOutputError(BadInputError):
     """An output path would replace evidence (an input, a link to one, a file in a batched folder) or a read-only
     file. Exit 2, raised before any analysis: a forensic tool must never write onto what it examines."""
+
+
+class OutputError(BadInputError):
+    """An output file cannot be written: its folder is missing, not a folder or not writable, the path is a folder,
+    or the disk is full. Exit 2; checked before any analysis where possible (core.atomic.check_writable)."""

@@ -25,7 +25,7 @@ import torch
 from core.atomic import atomic_write_text
 from core.backbones import Backbone, BackboneSpec, load_backbone
 from core.backbones.backbone import cached_sha256
-from core.detectors.checkpoint import load_detector, state_for_file
+from core.detectors.checkpoint import card_path, load_detector, state_for_file
 from core.errors import ModelError
 from core.paths import data_dir, resources_dir
 
@@ -63,26 +63,96 @@ class ModelBundle:
         atomic_write_text(self.root / "model.json", json.dumps(self.to_dict(), indent=2))
 
 
+_MODEL_KEYS = ("format", "name", "backbone", "detectors", "crop_margin", "card")
+_BACKBONE_KEYS = ("arch", "pretrained", "weights", "sha256")
+_DETECTOR_KEYS = ("checkpoint", "sha256", "threshold")
+
+
 def read_bundle(path: str | Path) -> ModelBundle:
+    """Read and validate a model folder: structure, files present, cards readable. Everything a load would trip on
+    later is refused here, naming the file, before seconds of loading weights."""
     root = Path(path)
     manifest = root / "model.json" if root.is_dir() else root
     root = manifest.parent
     if not manifest.is_file():
         raise ModelError("not a model folder (model.json missing)", path=str(root))
-    try:
-        data = json.loads(manifest.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"model.json is not valid JSON ({exc})", path=str(manifest)) from None
+    data = _read_json_object(manifest, "model.json")
+
+    def bad(message: str) -> ModelError:
+        return ModelError(message, path=str(manifest))
+
     if data.get("format") != FORMAT:
         raise ModelError(f"unsupported model format {data.get('format')!r}", path=str(manifest))
-    bb = dict(data["backbone"])
+    _check_keys(data, _MODEL_KEYS, "", bad, required=("backbone", "detectors"))
+    bb = data["backbone"]
+    if not isinstance(bb, dict):
+        raise bad(f'"backbone" must be an object, got {type(bb).__name__}')
+    _check_keys(bb, _BACKBONE_KEYS, "backbone.", bad, required=("arch",))
+    for key in _BACKBONE_KEYS:
+        if bb.get(key) is not None and not (isinstance(bb[key], str) and bb[key]):
+            raise bad(f'"backbone.{key}" must be a non-empty string, got {bb[key]!r}')
+    bb = dict(bb)
     if bb.get("weights"):
         bb["weights"] = str(root / bb["weights"])
+        if not Path(bb["weights"]).is_file():
+            raise ModelError("backbone weights file not found (named in model.json)", path=bb["weights"])
+    detectors = data["detectors"]
+    if not isinstance(detectors, dict):
+        raise bad(f'"detectors" must be an object, got {type(detectors).__name__}')
+    for name, entry in detectors.items():
+        _check_detector(root, name, entry, bad)
     margin = data.get("crop_margin", DEFAULT_CROP_MARGIN)
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1.0 <= margin <= 3.0:
         raise ModelError(f"crop_margin must be a number from 1 to 3, got {margin!r}", path=str(manifest))
-    return ModelBundle(root=root, name=data.get("name", root.name), backbone=BackboneSpec(**bb),
-                       detectors=data.get("detectors", {}), card=data.get("card", {}), crop_margin=float(margin))
+    name, card = data.get("name", root.name), data.get("card", {})
+    if not isinstance(name, str):
+        raise bad(f'"name" must be a string, got {name!r}')
+    if not isinstance(card, dict):
+        raise bad(f'"card" must be an object, got {type(card).__name__}')
+    return ModelBundle(root=root, name=name, backbone=BackboneSpec(**bb), detectors=detectors, card=card,
+                       crop_margin=float(margin))
+
+
+def _read_json_object(file: Path, what: str) -> dict:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{what} is not valid JSON ({exc})", path=str(file)) from None
+    except OSError as exc:
+        raise ModelError(f"{what} cannot be read ({exc.strerror})", path=str(file)) from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{what} must hold a JSON object, got {type(data).__name__}", path=str(file))
+    return data
+
+
+def _check_keys(data: dict, known: tuple, prefix: str, bad, required: tuple = ()) -> None:
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise bad(f"unknown key(s) {', '.join(prefix + k for k in unknown)} (known: {', '.join(known)})")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise bad(f"missing key(s) {', '.join(prefix + k for k in missing)}")
+
+
+def _check_detector(root: Path, name: str, entry, bad) -> None:
+    where = f"detectors.{name}"
+    if not isinstance(entry, dict):
+        raise bad(f'"{where}" must be an object, got {type(entry).__name__}')
+    _check_keys(entry, _DETECTOR_KEYS, where + ".", bad, required=("checkpoint",))
+    checkpoint, sha, threshold = entry["checkpoint"], entry.get("sha256"), entry.get("threshold", DEFAULT_THRESHOLD)
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise bad(f'"{where}.checkpoint" must be a file name, got {checkpoint!r}')
+    if sha is not None and not isinstance(sha, str):
+        raise bad(f'"{where}.sha256" must be a string, got {sha!r}')
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise bad(f'"{where}.threshold" must be a number from 0 to 1, got {threshold!r}')
+    file = root / checkpoint
+    if not file.is_file():
+        raise ModelError(f"{name} checkpoint not found (named in model.json)", path=str(file))
+    if card_path(file).exists():        # the sidecar model card: load_detector reads its weights_sha256
+        card = _read_json_object(card_path(file), f"{name} model card")
+        if not isinstance(card.get("weights_sha256", ""), str):
+            raise ModelError(f"{name} model card: weights_sha256 must be a string", path=str(card_path(file)))
 
 
 def default_model_dir() -> Path | None:

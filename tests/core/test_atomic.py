@@ -45,3 +45,34 @@ def test_a_special_file_target_is_written_through_not_replaced(tmp_path):
     assert received == ["result"]
     assert stat.S_ISFIFO(fifo.stat().st_mode)   # still the pipe: renaming over it would have replaced it
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_disk_full_names_the_target_and_keeps_the_old_file(tmp_path):
+    import errno
+
+    from core.errors import OutputError
+
+    target = tmp_path / "out.json"
+    atomic_write_text(target, "old")
+    with pytest.raises(OutputError, match="disk is full") as caught, atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")     # what a write on a full disk raises
+    assert str(target) in str(caught.value) and caught.value.exit_code == 2
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["out.json"]
+
+
+def test_unwritable_places_are_output_errors_naming_the_target(tmp_path):
+    from core.atomic import check_writable
+    from core.errors import OutputError
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for target, phrase in ((a_file / "out.pdf", "not a folder"), (tmp_path, "is a folder")):
+        with pytest.raises(OutputError, match=phrase) as caught:
+            check_writable(target)
+        assert str(target) in str(caught.value)
+    with pytest.raises(OutputError, match="cannot write") as caught:
+        atomic_write_text(a_file / "sub" / "out.json", "{}")
+    assert "out.json" in str(caught.value)
+    check_writable(tmp_path / "new" / "deeper" / "out.json")        # missing folders are fine: created on writing
+    check_writable(os.devnull)

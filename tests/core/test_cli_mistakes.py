@@ -3,8 +3,14 @@ or "internal error" (issue 12 items 2 and 6). Each test runs `ffd` as a user doe
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from pathlib import Path
 
+import pytest
+
+from tests.conftest import require_data
 from tests.core.test_cli import ffd
 
 
@@ -35,3 +41,95 @@ def test_damaged_case_store_exit_5_then_move_aside(tmp_path):
     run = ffd("cases", "move-aside", env_extra=env)          # a healthy store is never moved
     assert run.returncode == 0 and "left in place" in run.stdout
     assert len([p for p in data.iterdir() if ".damaged-" in p.name]) == 1
+
+
+# ---------------------------------------------------------------------------------------------- user mistakes (item 6)
+
+@pytest.fixture
+def photo():
+    return sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[0]
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir, tmp_path) -> Path:
+    """A private copy of the tiny model folder, to damage."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+def _edit_manifest(model: Path, change) -> Path:
+    manifest = model / "model.json"
+    data = json.loads(manifest.read_text())
+    data = change(data)
+    manifest.write_text(json.dumps(data))
+    return manifest
+
+
+def _set_threshold(data):
+    data["detectors"]["hamlet"]["threshold"] = "abc"
+    return data
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (lambda d: {k: v for k, v in d.items() if k != "backbone"}, "missing key(s) backbone"),
+    (lambda d: [d], "must hold a JSON object, got list"),
+    (lambda d: {**d, "surprise": 1}, "unknown key(s) surprise"),
+    (lambda d: {**d, "card": "abc"}, '"card" must be an object'),
+    (lambda d: {**d, "detectors": {"hamlet": "hamlet.safetensors"}}, '"detectors.hamlet" must be an object'),
+    (_set_threshold, "threshold\" must be a number from 0 to 1, got 'abc'"),
+], ids=["no-backbone", "list", "extra-key", "card-not-object", "detector-not-object", "threshold-abc"])
+def test_bad_model_json_exit_4_naming_it(model_copy, photo, change, phrase):
+    manifest = _edit_manifest(model_copy, change)
+    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    assert_user_error(run, 4, str(manifest), phrase)
+
+
+@pytest.mark.parametrize("victim", ["backbone.safetensors", "hamlet.safetensors"])
+def test_missing_weights_file_exit_4_naming_it(model_copy, photo, victim):
+    (model_copy / victim).unlink()
+    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    assert_user_error(run, 4, str(model_copy / victim), "not found")
+
+
+def test_bad_model_card_exit_4_naming_it(model_copy, photo):
+    (model_copy / "mfclip.json").write_text("{not json")
+    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    assert_user_error(run, 4, str(model_copy / "mfclip.json"), "not valid JSON")
+
+
+@pytest.mark.parametrize("what", ["missing", "folder"])
+def test_models_import_of_a_missing_file_or_a_folder(tmp_path, what):
+    path = tmp_path / "weights.safetensors" if what == "missing" else tmp_path
+    run = ffd("models", "import", str(path), "--arch", "ffd-test-tiny")
+    assert_user_error(run, 4, str(path))
+
+
+@pytest.mark.parametrize("option, value, phrase", [
+    ("--max-frames", "-5", "positive whole number"),
+    ("--max-frames", "0", "positive whole number"),
+    ("--fps", "nan", "positive number"),
+    ("--fps", "inf", "positive number"),
+    ("--fps", "0", "positive number"),
+    ("--detectors", ",", "at least one detector"),
+    ("--threshold", "nan", "from 0 to 1"),
+    ("--batch-size", "0", "positive whole number"),
+])
+def test_bad_analysis_options_are_refused_up_front(tmp_path, photo, option, value, phrase):
+    run = ffd("analyze", str(photo), option, value, "--model", str(tmp_path / "no-model"), "--quiet")
+    assert_user_error(run, 2, option, phrase)      # 2, not 4: refused before the (missing) model is even looked at
+
+
+def test_unwritable_report_folder_refused_before_analysis(tmp_path, photo):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a folder")
+    report = not_a_folder / "case.pdf"
+    run = ffd("analyze", str(photo), "--report", str(report), "--model", str(tmp_path / "no-model"), "--quiet")
+    assert_user_error(run, 2, str(report), "not a folder")
+    run = ffd("analyze", str(photo), "--json", str(tmp_path), "--model", str(tmp_path / "no-model"), "--quiet")
+    assert_user_error(run, 2, str(tmp_path), "is a folder")
+
+
+def test_disk_full_names_the_output(tiny_model_dir, photo):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    run = ffd("analyze", str(photo), "--json", "/dev/full", "--model", str(tiny_model_dir), "--quiet")
+    assert_user_error(run, 2, "/dev/full", "disk is full")
