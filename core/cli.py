@@ -3,7 +3,8 @@
 Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable; a wrong option value; an output
 path that is an input, a link to one, inside the batched folder, read-only or not writable: refused before any
 analysis; disk full), 3 no face found, 4 model unavailable or invalid (checked before any weights load), 5 case
-store unusable (damaged: `ffd cases move-aside`), 130 cancelled. Errors name the file and the problem; tracebacks
+store unusable (damaged: `ffd cases move-aside`), 6 `ffd batch` done but some files failed (their lines say why),
+130 cancelled. Errors name the file and the problem; tracebacks
 only with --debug.
 """
 
@@ -19,15 +20,21 @@ import traceback
 from pathlib import Path
 
 from core.atomic import check_writable
-from core.errors import FFDError, ModelError
+from core.errors import CancelledError, FFDError, ModelError
 from core.evidence import check_output_path
 
 EXIT_OK, EXIT_INTERNAL = 0, 1
+EXIT_SOME_FAILED = 6     # `ffd batch` finished, but at least one file's line is an error
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug or os.environ.get("FFD_DEBUG"):
+        import logging
+
+        logging.getLogger("core").addHandler(logging.StreamHandler())   # e.g. each failed batch file's traceback
+        logging.getLogger("core").setLevel(logging.DEBUG)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -65,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch = sub.add_parser("batch", help="analyse every media file under a folder (recursively)")
     batch.add_argument("folder")
-    batch.add_argument("--out", required=True, metavar="RESULTS.jsonl", help="one JSON line per file")
+    batch.add_argument("--out", required=True, metavar="RESULTS.jsonl",
+                       help="one JSON line per file, written as each finishes; re-running skips finished files")
+    batch.add_argument("--retry-errors", action="store_true", help="analyse again the files whose line is an error")
     _add_analysis_options(batch)
     batch.set_defaults(func=cmd_batch)
 
@@ -196,18 +205,25 @@ def _settings(args):
                             aggregation=args.aggregation, threshold=args.threshold)
 
 
-def _load(args, settings):
+def _check_model(args, settings):
+    """The model bundle, validated (folder, files, detectors): milliseconds, before any weights load."""
     from core.detectors.registry import available_detectors
-    from core.engine import select_device
-    from core.models import load_model, resolve_bundle
+    from core.models import resolve_bundle
 
     unknown = sorted(set(settings.detectors) - set(available_detectors()))
     if unknown:
         raise FFDError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
-    bundle = resolve_bundle(args.model)      # validates the folder and its files: milliseconds, not a load
+    bundle = resolve_bundle(args.model)
     for name in settings.detectors:
         bundle.checkpoint(name)               # a detector the model lacks is refused before the backbone loads
-    return load_model(bundle, settings.detectors, device=select_device(args.device))
+    return bundle
+
+
+def _load(args, settings):
+    from core.engine import select_device
+    from core.models import load_model
+
+    return load_model(_check_model(args, settings), settings.detectors, device=select_device(args.device))
 
 
 def _progress_printer(quiet: bool, label: str):
@@ -257,38 +273,97 @@ def summary(result) -> str:
 
 
 def cmd_batch(args) -> int:
-    from core.atomic import atomic_path
+    """Durable and resumable (core.batch): each finished file's line is on disk at once, a re-run skips them."""
+    from core.batch import ResultsFile, result_key, run_batch
     from core.engine import analyze
-    from core.media import MEDIA_EXTENSIONS
 
-    folder = Path(args.folder)
+    folder = Path(args.folder).absolute()     # absolute paths in the lines: a re-run from elsewhere still matches
     if not folder.is_dir():
-        raise FFDError("not a folder", path=str(folder))
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+        raise FFDError("not a folder", path=args.folder)
+    files = batch_inputs(folder)
     if not files:
+        from core.media import MEDIA_EXTENSIONS
+
         raise FFDError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
     check_output_path(args.out, inputs=files, input_dirs=[folder])
     check_writable(args.out)
     settings = _settings(args)
-    model = _load(args, settings)
-    failures = 0
-    with atomic_path(args.out) as tmp, open(tmp, "w", encoding="utf-8") as out:
-        for n, file in enumerate(files, start=1):
-            started = time.time()
-            try:
-                line = analyze(str(file), settings, model).to_dict()
-                state = "ok"
-            except FFDError as exc:
-                failures += 1
-                line = {"schema": 1, "file": {"path": str(file)},
-                        "errors": [{"code": exc.exit_code, "type": type(exc).__name__, "message": str(exc)}]}
-                state = f"error ({type(exc).__name__})"
-            out.write(json.dumps(line) + "\n")
-            out.flush()
-            if not args.quiet:
-                print(f"[{n}/{len(files)}] {file}: {state} in {time.time() - started:.1f}s", file=sys.stderr)
-    print(f"{len(files) - failures} analysed, {failures} failed -> {args.out}")
-    return 0
+    bundle = _check_model(args, settings)
+    model = None
+
+    def analyse(path: str) -> dict:
+        nonlocal model
+        if model is None:         # loaded on the first file only: a fully resumed batch loads nothing
+            model = _load(args, settings)
+        return analyze(path, settings, model).to_dict()
+
+    with ResultsFile(args.out, result_key(_result_identity(settings, bundle))) as results:
+        if results.cut_fragment and not args.quiet:
+            print(f"ffd: {args.out}: cut off an unfinished last line (an interrupted run); its file is analysed "
+                  "again", file=sys.stderr)
+        try:
+            summary = run_batch(files, analyse, results, retry_errors=args.retry_errors,
+                                progress=_batch_progress(args.quiet, args.out))
+        except KeyboardInterrupt:
+            raise CancelledError(f"interrupted: the {results.lines} finished line(s) are kept in {args.out}; "
+                                 "run the same command again to resume") from None
+    retry = f" ({summary.failed_before} kept from an earlier run: --retry-errors redoes them)" \
+        if summary.failed_before else ""
+    print(f"{summary.inputs} file(s): {summary.analysed} analysed, {summary.skipped} skipped (already done), "
+          f"{summary.failed} failed{retry} -> {args.out}")
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """Media files under `folder`, dangling links included: every one of them gets a line."""
+    from core.media import MEDIA_EXTENSIONS
+
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS
+                  and (p.is_file() or (p.is_symlink() and not p.exists())))
+
+
+def _result_identity(settings, bundle) -> dict:
+    """What shapes a batch line besides the evidence: settings and model weights (not speed knobs)."""
+    from core.backbones.backbone import cached_sha256
+
+    spec = bundle.backbone
+    plain = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "max_artifacts")}
+    return {"settings": plain, "model": bundle.name, "arch": spec.arch, "crop_margin": bundle.crop_margin,
+            "backbone": spec.sha256 or (cached_sha256(spec.weights) if spec.weights else spec.pretrained),
+            "detectors": {n: [cached_sha256(str(bundle.checkpoint(n))), bundle.threshold(n)]
+                          for n in settings.detectors}}
+
+
+def _batch_progress(quiet: bool, out: str):
+    """A bar with ETA when stderr is a terminal; otherwise one line per file (logs, pipes)."""
+    if quiet:
+        return None
+    state = {"bar": None, "start": time.time()}
+
+    def show(p) -> None:
+        if p.done == 0:
+            skipped = f"; {p.skipped} already done in {out}, skipped" if p.skipped else ""
+            print(f"{p.total} file(s) to analyse{skipped}", file=sys.stderr)
+            if sys.stderr.isatty() and p.total:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=p.total, unit="file", file=sys.stderr, dynamic_ncols=True)
+            return
+        bar, named = state["bar"], p.error if p.error and p.path in p.error else f"{p.path}: {p.error}"
+        if bar is not None:
+            bar.set_postfix_str(f"failed {p.failed}" if p.failed else "", refresh=False)
+            bar.update(1)
+            if p.error:
+                bar.write(f"failed: {named}", file=sys.stderr)
+            if p.done == p.total:
+                bar.close()
+            return
+        elapsed = time.time() - state["start"]
+        eta = elapsed / p.done * (p.total - p.done)
+        print(f"[{p.done}/{p.total}, ETA {eta:.0f}s] " + (f"failed: {named}" if p.error else f"ok: {p.path}"),
+              file=sys.stderr, flush=True)
+
+    return show
 
 
 def cmd_train(args) -> int:
