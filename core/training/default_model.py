@@ -46,8 +46,9 @@ SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "a
           "fractions": (0.78, 0.12, 0.10), "augment": True}
 STAGES = {
     # stage 1: the whole CLIP image tower from random weights (text tower frozen, its logit scale trained)
-    "backbone": {"detector": "clip", "random_backbone": True, "epochs": 12, "lr": 5e-4, "weight_decay": 0.05,
-                 "patience": 4},
+    # (plus a linear real/fake head on the image embedding: see core.detectors.clip_prompts)
+    "backbone": {"detector": "clip", "random_backbone": True, "epochs": 10, "lr": 5e-4, "weight_decay": 0.05,
+                 "patience": 4, "detector_config": {"probe_weight": 1.0}},
     # pool=2: 36 instead of 144 tokens per tapped level in the fusion transformer (inference speed)
     "hamlet": {"detector": "hamlet", "epochs": 10, "patience": 3, "detector_config": {"pool": 2}},
     # image encoder = the stage-1 tower, frozen: MFCLIP adds its SRM noise branch, text alignment and head on top

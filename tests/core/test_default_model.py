@@ -13,7 +13,7 @@ from safetensors import safe_open
 from core.detectors.clip_prompts import dct_patch_embedding_
 from core.models import load_model, read_bundle
 from core.paths import resources_dir
-from tests.conftest import TINY_ARCH, require_data
+from tests.conftest import TINY_ARCH, load_face_images, require_data
 
 SHIPPED = resources_dir() / "models" / "default"
 
@@ -98,3 +98,23 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     card_text = (out / "MODEL_CARD.md").read_text()
     assert "| hamlet |" in card_text and "| plain CNN baseline (cnn) |" in card_text
     assert {"ffpp_pooled", "sbi_ffpp"} <= set(card["baseline"]["headline"]["cnn"])
+
+
+def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_backbone):
+    from core.detectors.base import Labels
+    from core.detectors.registry import build_detector
+
+    faces = torch.cat([load_face_images("real", 4, 64), load_face_images("fake", 4, 64)])
+    labels = Labels(fake=torch.tensor([0] * 4 + [1] * 4), method=[None] * 4 + ["stylegan"] * 4)
+    plain = build_detector("clip", tiny_backbone)
+    probed = build_detector("clip", tiny_backbone, {"probe_weight": 1.0})
+    assert plain.probe is None and "probe" not in plain.loss(faces, labels)
+    losses = probed.loss(faces, labels)
+    assert losses["probe"] > 0 and losses["total"] > losses["probe"] * 0.99
+    losses["total"].backward()
+    assert probed.probe.weight.grad.abs().sum() > 0
+    assert probed.model.visual.conv1.weight.grad is not None          # the tower learns from the head too
+    with torch.no_grad():
+        out = probed(faces)
+        head = torch.softmax(probed.probe(probed.model.encode_image(probed.normalize(faces))), dim=1)[:, 1]
+    assert torch.allclose(out.p_fake, head, atol=1e-6)                # p_fake is the head's when there is one
