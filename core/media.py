@@ -6,9 +6,11 @@ so the CLI can exit with code 2 and the GUI can show a sentence instead of a tra
 
 Memory is O(one frame): videos are streamed through ``cv2.VideoCapture`` and only the frame being yielded
 is held (plus FFmpeg's decoder state); a 600-frame 1080p clip iterated with ``Sampling("all")`` grows RSS
-by well under 300 MB (asserted in ``tests/core/test_media.py``). Frames outside the sampling plan are
-skipped with ``grab()`` (decoded but never copied out or colour-converted); long gaps are seeked over
-only when the landing frame's timestamp proves the seek was exact.
+by well under 300 MB (asserted in ``tests/core/test_media.py``). Nothing is sized by a header's claims: frame
+plans are arithmetic (``FramePlan``), a frame count above the file's byte count is replaced by a count of the
+decodable frames, and image dimensions are read from the header before any pixel is decoded. Frames outside
+the sampling plan are skipped with ``grab()`` (decoded but never copied out or colour-converted); long gaps
+are seeked over only when the landing frame's timestamp proves the seek was exact.
 
 Frames are delivered as H x W x 3 uint8 RGB, upright (video rotation metadata and image EXIF orientation
 are applied).
@@ -22,7 +24,7 @@ import math
 import os
 import stat
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,7 @@ SEEK_MIN_GAP_S = 2.0
 
 _CHUNK = 1 << 20
 _HEAD_BYTES = 4096
+_HEADER_SCAN_BYTES = 1 << 16  # text headers (Radiance HDR) may run long
 _SAMPLING_MODES = ("all", "fps", "count")
 _EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation -> clockwise rotation needed to display upright (mirrored variants share the angle).
@@ -68,6 +71,8 @@ class MediaInfo:
     rotation: int  # clockwise degrees from metadata; frames are already delivered upright
     size_bytes: int
     sha256: str  # "" when probed with with_hash=False
+    claimed_frame_count: int | None = None  # the header's count when impossible (more frames than bytes); then
+    #                                         frame_count is what really decodes
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -107,6 +112,7 @@ class DecodeStats:
     decoded: int = 0  # frames retrieved and converted to RGB (== frames yielded)
     truncated: bool = False  # the container promised more frames than could be decoded
     seeks: int = 0  # verified seeks used to jump over long gaps
+    stream_end: int | None = None  # when truncated: how many frames the stream really holds (decoding stopped there)
 
 
 # ----------------------------------------------------------------------------------------------- hashing
@@ -186,6 +192,8 @@ def _sniff(head: bytes, path: str) -> tuple[str, str]:
         return "image", "gif"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image", "webp"
+    if head.startswith((b"#?RADIANCE", b"#?RGBE")):  # text-like, but an image: its header is checked before decoding
+        return "image", "hdr"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video", "avi"
     if head[4:8] == b"ftyp":
@@ -227,12 +235,18 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _load_image(path: str, container: str) -> tuple[np.ndarray, int, str]:
-    """Decode an image to upright RGB, refusing huge ones from the header before allocating pixels."""
-    rotation = 0
+    """Decode an image to upright RGB, refusing huge ones from the header before allocating pixels.
+
+    Every format's dimensions are read from its header first (Pillow's lazy open, or ``_header_size`` for the
+    formats OpenCV decodes and Pillow does not): a 9 MB run-length-encoded Radiance HDR named .jpg would
+    otherwise decode to 12000x12000 floats (3+ GB) before any check. A file whose size no header gives is refused.
+    """
+    rotation, size = 0, None
     try:
         with open(path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(fh) as im:  # lazy: reads the header only
+                size = im.size
                 _check_resolution(im.size[0], im.size[1], path)
                 rotation = _EXIF_ROTATION.get(im.getexif().get(_EXIF_ORIENTATION_TAG, 1), 0)
                 if im.format:
@@ -240,7 +254,16 @@ def _load_image(path: str, container: str) -> tuple[np.ndarray, int, str]:
     except Image.DecompressionBombError as exc:
         raise BadInputError(f"resolution exceeds the limit of {_max_pixels_text()} ({exc})", path=path) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        pass  # Pillow cannot parse the header; OpenCV may still decode it and we check its shape below.
+        pass  # Pillow cannot parse the header; OpenCV may still decode it, if its header gives the size.
+    if size is None:
+        with open(path, "rb") as fh:
+            found = _header_size(fh.read(_HEADER_SCAN_BYTES))
+        if found is None:
+            what = f"{container} image" if container else "image"
+            raise BadInputError(f"not a decodable {what} (corrupt, truncated or unsupported format: "
+                                "its dimensions cannot be read from a header)", path=path)
+        container, size = found[0], found[1:]
+        _check_resolution(size[0], size[1], path)
     with open(path, "rb") as fh:
         data = np.frombuffer(fh.read(), dtype=np.uint8)  # bytes, not a path: unicode paths work everywhere
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)  # IMREAD_COLOR applies EXIF orientation
@@ -249,6 +272,28 @@ def _load_image(path: str, container: str) -> tuple[np.ndarray, int, str]:
         raise BadInputError(f"not a decodable {what} (corrupt, truncated or unsupported format)", path=path)
     _check_resolution(bgr.shape[1], bgr.shape[0], path)
     return _to_rgb(bgr), rotation, container or "image"
+
+
+def _header_size(head: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) from the text header of the formats OpenCV reads and Pillow does not: Radiance
+    HDR (``#?RADIANCE``, lines, a blank line, then ``-Y H +X W``), PFM (``PF W H``) and PAM (``WIDTH W``...)."""
+    if head.startswith((b"#?RADIANCE", b"#?RGBE")):
+        _, sep, rest = head.partition(b"\n\n")
+        fields = rest.split(b"\n", 1)[0].split()
+        if sep and len(fields) == 4 and {fields[0][1:], fields[2][1:]} == {b"X", b"Y"} \
+                and fields[1].isdigit() and fields[3].isdigit():
+            dims = {fields[0][1:]: int(fields[1]), fields[2][1:]: int(fields[3])}
+            return "hdr", dims[b"X"], dims[b"Y"]
+    elif head[:2] in (b"PF", b"Pf") and head[2:3].isspace():
+        fields = head[2:64].split()
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            return "pfm", int(fields[0]), int(fields[1])
+    elif head.startswith(b"P7\n"):
+        tokens = head.split(b"ENDHDR", 1)[0].split()
+        dims = {k: v for k, v in zip(tokens, tokens[1:], strict=False) if k in (b"WIDTH", b"HEIGHT")}
+        if len(dims) == 2 and all(v.isdigit() for v in dims.values()):
+            return "pam", int(dims[b"WIDTH"]), int(dims[b"HEIGHT"])
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ videos
@@ -265,8 +310,10 @@ def _probe_video(path: str, container: str, size: int) -> MediaInfo:
         first = _read_first_frame(cap, path, container)
         height, width = first.shape[:2]
         del first
-        frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        if frame_count <= 0:  # container gives no count (some streams): count by grabbing, no conversion
+        claimed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        impossible = claimed > size  # more frames than the file has bytes: a lying header (a patched 'stts': 2e9)
+        frame_count = claimed
+        if claimed <= 0 or impossible:  # count what really decodes: grabs, no conversion, bounded by the file
             frame_count = 1
             while cap.grab():
                 frame_count += 1
@@ -275,7 +322,7 @@ def _probe_video(path: str, container: str, size: int) -> MediaInfo:
     duration = frame_count / fps if fps else None
     return MediaInfo(
         path, "video", container or Path(path).suffix.lower().lstrip(".") or "unknown", codec, fps,
-        frame_count, duration, width, height, rotation, size, "",
+        frame_count, duration, width, height, rotation, size, "", claimed if impossible else None,
     )
 
 
@@ -331,25 +378,65 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- sampling
 
 
-def planned_indices(info: MediaInfo, sampling: Sampling) -> list[int]:
-    """The frame indices iter_frames will yield (fewer only if the video turns out truncated)."""
+class FramePlan(Sequence[int]):
+    """The frame indices to sample, ``round(k * step)`` for k < len (the last one pinned to ``last``), computed on
+    demand. Why not a list: the frame count comes from the container header, which a hostile file can set to 2e9;
+    a list would cost gigabytes before the first frame is decoded. Decoding stops where the real stream ends."""
+
+    def __init__(self, length: int, step: float = 1.0, last: int | None = None):
+        self._len, self._step, self._last = max(0, length), step, last
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._len))]
+        if k < 0:
+            k += self._len
+        if not 0 <= k < self._len:
+            raise IndexError("frame plan index out of range")
+        if self._last is not None and k == self._len - 1:
+            return self._last
+        return k if self._step == 1.0 else math.floor(k * self._step + 0.5)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(map(str, self[:5])) + (", ..." if self._len > 5 else "")
+        return f"FramePlan([{shown}], {self._len} frames)"
+
+
+def planned_indices(info: MediaInfo, sampling: Sampling) -> FramePlan:
+    """The frame indices iter_frames will yield (fewer only if the video turns out truncated), lazily."""
     if info.kind == "image":
-        return [0]
+        return FramePlan(1)
     n = info.frame_count
-    if n <= 0:
-        return []
-    if sampling.mode == "all" or (sampling.mode == "fps" and not info.fps):
-        return list(range(n))  # without a frame rate, "per second" has no meaning: keep every frame
-    if sampling.mode == "fps":
-        step = info.fps / sampling.value  # frames between samples at times 0, 1/F, 2/F, ...
-        ks = np.arange(int(math.ceil(n / step)) + 1)
-        idx = np.floor(ks * step + 0.5).astype(np.int64)
-    else:
+    if sampling.mode == "fps" and info.fps and info.fps > sampling.value:
+        step = info.fps / sampling.value  # frames between samples at times 0, 1/F, 2/F, ... (> 1: no repeats)
+        return FramePlan(_count_below(n, step), step)
+    if sampling.mode == "count" and 1 <= int(sampling.value) < n:
         k = int(sampling.value)
-        if k >= n:
-            return list(range(n))
-        idx = np.floor(np.linspace(0, n - 1, k) + 0.5).astype(np.int64)
-    return [int(i) for i in np.unique(idx[idx < n])]
+        if k == 1:
+            return FramePlan(1)
+        return FramePlan(k, (n - 1) / (k - 1), last=n - 1)  # as np.linspace(0, n - 1, k), rounded: distinct
+    # "all"; "fps" without a frame rate (no meaning: keep every frame) or faster than the video; count >= n
+    return FramePlan(n)
+
+
+def _count_below(n: int, step: float) -> int:
+    """How many k >= 0 have round(k * step) < n, by arithmetic (n may be a hostile 2e9)."""
+    m = max(0, math.ceil((n - 0.5) / step))
+    while m > 0 and math.floor((m - 1) * step + 0.5) >= n:
+        m -= 1
+    while math.floor(m * step + 0.5) < n:
+        m += 1
+    return m
 
 
 def iter_frames(
@@ -377,7 +464,7 @@ def _iter_image(path: str, info: MediaInfo, stats: DecodeStats) -> Iterator[Fram
     yield Frame(0, 0.0, rgb)
 
 
-def _iter_video(path: str, info: MediaInfo, plan: list[int], stats: DecodeStats) -> Iterator[Frame]:
+def _iter_video(path: str, info: MediaInfo, plan: FramePlan, stats: DecodeStats) -> Iterator[Frame]:
     fps = info.fps
     seek_gap = SEEK_MIN_GAP_S * fps if fps else math.inf
     cap = _open_capture(path, info.container)
@@ -404,7 +491,8 @@ def _iter_video(path: str, info: MediaInfo, plan: list[int], stats: DecodeStats)
             if image is None or image.size == 0:
                 if stats.decoded == 0:
                     raise BadInputError("corrupt video: not even the first frame can be decoded", path=path)
-                stats.truncated = True  # fewer frames than the container promised: stop, not an error
+                # Fewer frames than the container promised (cut file, or a header lying about its length): stop.
+                stats.truncated, stats.stream_end = True, pos
                 return
             if t0_ms is None and target == 0:
                 t0_ms = cap.get(cv2.CAP_PROP_POS_MSEC)

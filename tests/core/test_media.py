@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import resource
 import struct
@@ -447,3 +448,95 @@ def test_seeks_land_exactly_on_long_video(long_1080p):
     reference = _sequential_frames(long_1080p, {f.index for f in frames})
     for frame in frames:
         assert np.array_equal(frame.image, reference[frame.index][:, :, ::-1]), frame.index
+
+
+# --------------------------------------------------------------------------------- hostile headers (issue 12)
+
+
+def _patched_stts(clip, path, frames: int):
+    """A copy of a real mp4 whose 'stts' box claims `frames` frames (the real ones are still all there)."""
+    data = bytearray(clip.read_bytes())
+    off, header, _ = _find_box(data, ["moov", "trak", "mdia", "minf", "stbl", "stts"])
+    assert struct.unpack(">I", data[off + header + 4:off + header + 8])[0] == 1  # one (count, delta) entry
+    struct.pack_into(">I", data, off + header + 8, frames)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_radiance_hdr(path, width: int, height: int):
+    """A Radiance HDR whose rows are run-length encoded (4 runs per channel of 127 px): tiny on disk, huge decoded."""
+    runs = bytearray()
+    for value in (128, 64, 32, 129):  # R, G, B mantissas, shared exponent
+        left = width
+        while left:
+            n = min(127, left)
+            runs += bytes((128 + n, value))
+            left -= n
+    row = bytes((2, 2, width >> 8, width & 0xFF)) + bytes(runs)
+    with open(path, "wb") as fh:
+        fh.write(f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode())
+        fh.write(row * height)
+    return path
+
+
+def test_frame_plan_is_arithmetic_not_a_list():
+    """A header claiming 2e9 frames: the plan costs nothing (it was a 5.2 GB list at --fps 0.5)."""
+    import tracemalloc
+
+    liar = _video_info(2_000_000_000, 25.0)
+    tracemalloc.start()
+    plans = {mode: planned_indices(liar, Sampling(mode, value))
+             for mode, value in (("fps", 0.5), ("all", 1), ("count", 7))}
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    assert len(plans["fps"]) == 40_000_000 and plans["fps"][:3] == [0, 50, 100] and plans["fps"][-1] == 1_999_999_950
+    assert len(plans["all"]) == 2_000_000_000 and plans["all"][-1] == 1_999_999_999
+    assert list(plans["count"]) == [0, 333333333, 666666666, 1000000000, 1333333333, 1666666666, 1999999999]
+    # the arithmetic matches the rounding rule on ordinary lengths
+    for n, fps, rate in ((309, 25.0, 1.0), (100, 29.97, 1.0), (1001, 30.0, 7.0), (50, 24.0, 0.3)):
+        expected = [i for i in (math.floor(k * fps / rate + 0.5) for k in range(n)) if i < n]
+        assert planned_indices(_video_info(n, fps), Sampling("fps", rate)) == expected
+
+
+def test_header_claiming_more_frames_than_bytes_is_counted(tmp_path, clip):
+    """A patched stts box says 2e9 frames in a 181 KB file: probe counts the 309 that decode and says so."""
+    liar = _patched_stts(clip, tmp_path / "liar.mp4", 2_000_000_000)
+    info = probe(liar, with_hash=False)
+    assert (info.frame_count, info.claimed_frame_count) == (309, 2_000_000_000)
+    assert info.duration_s == pytest.approx(309 / 25)
+    stats = DecodeStats()
+    assert len(list(iter_frames(liar, Sampling("fps", 0.5), info=info, stats=stats))) == 7 and not stats.truncated
+
+
+def test_truncation_reports_where_the_stream_ends(tmp_path, clip):
+    """A claim the file size allows (15,000 frames) but the stream does not hold: iteration stops at frame 309."""
+    liar = _patched_stts(clip, tmp_path / "long_claim.mp4", 15_000)
+    info = probe(liar, with_hash=False)
+    assert (info.frame_count, info.claimed_frame_count) == (15_000, None)
+    stats = DecodeStats()
+    frames = list(iter_frames(liar, Sampling("all"), info=info, stats=stats))
+    assert len(frames) == 309 and stats.truncated and stats.stream_end == 309
+
+
+def test_radiance_hdr_named_jpg_refused_from_its_header(tmp_path, monkeypatch):
+    """12000x12000 in 9 MB: refused from the text header, never decoded (it decoded to 3.2 GB before)."""
+    huge = write_radiance_hdr(tmp_path / "holiday.jpg", 12000, 12000)
+    assert huge.stat().st_size < 10 << 20
+    monkeypatch.setattr(media.cv2, "imdecode", lambda *a, **k: pytest.fail("decoded a huge image"))
+    _bad(huge, "resolution 12000x12000 exceeds")
+
+
+def test_small_radiance_hdr_still_decodes(tmp_path):
+    info = probe(write_radiance_hdr(tmp_path / "small.jpg", 300, 200))
+    assert (info.kind, info.container, info.width, info.height) == ("image", "hdr", 300, 200)
+    (frame,) = iter_frames(tmp_path / "small.jpg", Sampling())
+    assert frame.image.shape == (200, 300, 3) and frame.image.dtype == np.uint8
+
+
+def test_image_without_a_readable_header_is_refused_undecoded(tmp_path, monkeypatch):
+    """Neither Pillow nor our header parsers can size it: refused (exit 2) rather than decoded blind."""
+    odd = tmp_path / "odd.png"
+    odd.write_bytes(b"\x00\x01\x02\x03" * 4096)
+    monkeypatch.setattr(media.cv2, "imdecode", lambda *a, **k: pytest.fail("decoded an image of unknown size"))
+    _bad(odd, "dimensions cannot be read")
