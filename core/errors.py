@@ -24,7 +24,8 @@ class BadInputError(FFDError):
 
 
 class NoFaceError(FFDError):
-    """The media decoded fine but no face was found in any sampled frame."""
+    """The media decoded but no face was found in any sampled frame, or none reliable enough to score (too small,
+    or seen in too few sampled frames: MediaPipe "finds" faces in noise)."""
 
     exit_code = 3
 

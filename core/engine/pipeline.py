@@ -30,6 +30,12 @@ from core.models import LoadedModel
 from core.results import AnalysisResult, DetectorResult, FaceRecord, FrameRecord
 
 THUMBNAIL_SIDE = 480  # longest side of the frame thumbnails kept with each face (~20 kB as JPEG)
+MIN_FACE_SIDE = 32
+"""Faces whose box is smaller (longer side, pixels) are not scored: too few pixels for a forensic verdict, and
+MediaPipe "finds" 3-30 px faces in plain noise."""
+MIN_TRACK_SAMPLES = 3
+"""An identity counts only if seen in this many sampled frames (in all of them when fewer were sampled): a real face
+stays put from sample to sample, detections on noise do not (a 64x64 noise video gave 363 one-sample identities)."""
 
 
 @dataclass
@@ -118,12 +124,16 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
 
     stats = DecodeStats()
     tracker = FaceTracker()
+    too_small = 0
     tick = time.time()
     with FaceDetector(min_confidence=settings.min_face_confidence) as face_detector:
         for done, frame in enumerate(iter_frames(path, settings.sampling, info=info, stats=stats), start=1):
             if cancelled():
                 raise CancelledError("analysis cancelled")
-            found = face_detector.detect(frame.image)[: settings.max_faces_per_frame]
+            found = face_detector.detect(frame.image)
+            big = [d for d in found if max(d.width, d.height) >= MIN_FACE_SIDE]
+            too_small += len(found) - len(big)
+            found = big[: settings.max_faces_per_frame]
             identities = tracker.update(frame.index, found)
             record = FrameRecord(frame.index, round(frame.time_s, 4))
             result.sampled_frames += 1
@@ -142,11 +152,28 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
             report(Progress("analysing", done, len(plan), elapsed / done * max(len(plan) - done, 0)))
         flush()
 
+    if info.claimed_frame_count:
+        result.warnings.append(f"the container claims {info.claimed_frame_count:,} frames, more than the file's "
+                               f"{info.size_bytes:,} bytes can hold; the {info.frame_count:,} frames that decode "
+                               "were used")
     if stats.truncated:
-        result.warnings.append(f"the video is truncated: decoding stopped after {result.sampled_frames} of "
-                               f"{len(plan)} planned frames")
+        result.warnings.append(_truncation(info, stats) + f"; {result.sampled_frames} of {len(plan):,} planned "
+                               "frames were analysed")
+    required = min(MIN_TRACK_SAMPLES, result.sampled_frames)
+    fleeting = {i for i, track in tracker.tracks.items() if track.hits < required}
+    _drop_identities(frames, result.artifacts, fleeting)
+    result.frames_with_faces = len({fr.index for records in frames.values() for fr in records})
+    ignored = ", ".join(part for part in (
+        f"{too_small} face(s) smaller than {MIN_FACE_SIDE} px" if too_small else "",
+        f"{len(fleeting)} face(s) seen in fewer than {required} sampled frames" if fleeting else "") if part)
     if result.frames_with_faces == 0:
-        raise NoFaceError(f"no face found in {result.sampled_frames} sampled frame(s)", path=str(path))
+        lost = f"; {_truncation(info, stats)}" if stats.truncated else ""
+        if ignored:
+            raise NoFaceError(f"no reliable face in {result.sampled_frames} sampled frame(s): ignored {ignored}"
+                              f"{lost}", path=str(path))
+        raise NoFaceError(f"no face found in {result.sampled_frames} sampled frame(s){lost}", path=str(path))
+    if ignored:
+        result.warnings.append(f"ignored as unreliable: {ignored}")
 
     for name in detectors:
         threshold = settings.threshold if settings.threshold is not None else model.bundle.threshold(name)
@@ -157,6 +184,26 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
     result.duration_s = round(time.time() - started, 3)
     report(Progress("done", len(plan), len(plan), 0.0))
     return result
+
+
+def _truncation(info, stats: DecodeStats) -> str:
+    """Both numbers: what the header announced and what decoded (a cut file can hide most of its frames)."""
+    decoded = stats.stream_end or 0
+    return (f"the video is truncated: only {decoded:,} of the {info.frame_count:,} frames its header announces "
+            f"could be decoded ({info.frame_count - decoded:,} could not)")
+
+
+def _drop_identities(frames: dict[str, list[FrameRecord]], artifacts: dict, identities: set[int]) -> None:
+    """Remove these identities' faces (records and images) from every detector's frames, and emptied frames."""
+    if not identities:
+        return
+    for name, records in frames.items():
+        for record in records:
+            for face in record.faces:
+                if face.identity in identities:
+                    artifacts.pop(face.key, None)
+            record.faces = [face for face in record.faces if face.identity not in identities]
+        frames[name] = [record for record in records if record.faces]
 
 
 def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.device) -> list[dict]:

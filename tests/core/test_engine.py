@@ -3,6 +3,7 @@
 import json
 import threading
 
+import numpy as np
 import pytest
 
 from core.engine import AnalysisSettings, analyze
@@ -137,3 +138,65 @@ def test_faces_are_cut_at_the_models_crop_margin(tiny_model_dir, tmp_path):
         (tight_dir / "model.json").write_text(json.dumps(data))
         with pytest.raises(ModelError, match="crop_margin"):
             read_bundle(tight_dir)
+
+
+class _ScriptedDetector:
+    """Stands in for MediaPipe: per sampled frame, the boxes a script gives (what it "found" in noise)."""
+
+    script: list = []
+
+    def __init__(self, **_):
+        self.calls = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def detect(self, image):
+        from core.faces import FaceDetection
+
+        boxes, self.calls = _ScriptedDetector.script[self.calls], self.calls + 1
+        out = []
+        for x, y, side in boxes:
+            s = side / 40
+            keypoints = np.array([(x + 12 * s, y + 15 * s), (x + 28 * s, y + 15 * s), (x + 20 * s, y + 23 * s),
+                                  (x + 20 * s, y + 31 * s), (x + 2 * s, y + 18 * s), (x + 38 * s, y + 18 * s)])
+            out.append(FaceDetection((x, y, x + side, y + side), 0.7, keypoints))
+        return out
+
+
+@pytest.fixture
+def noise_video(tmp_path):
+    import cv2
+
+    path = tmp_path / "noise.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (480, 480))
+    for _ in range(6):
+        writer.write(np.random.default_rng(0).integers(0, 256, (480, 480, 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def test_fleeting_and_tiny_faces_are_no_identity(tiny_model, noise_video, monkeypatch):
+    """Issue 12: a noise video got a FAKE verdict over 363 one-frame identities. Faces under 32 px are not scored,
+    and an identity seen in fewer than 3 sampled frames does not count: "no reliable face", exit 3."""
+    import core.engine.pipeline as pipeline
+
+    far_apart = [[(i % 5 * 90, i // 5 * 90 + 200, 40), (400, 20, 12)] for i in range(6)]   # never the same place
+    monkeypatch.setattr(pipeline, "FaceDetector", _ScriptedDetector)
+    monkeypatch.setattr(_ScriptedDetector, "script", far_apart)
+    with pytest.raises(NoFaceError, match="no reliable face") as caught:
+        analyze(str(noise_video), AnalysisSettings(sampling=Sampling("all")), tiny_model)
+    assert "6 face(s) smaller than 32 px" in str(caught.value)
+    assert "6 face(s) seen in fewer than 3 sampled frames" in str(caught.value)
+
+    steady = [[(200, 200, 80), *boxes] for boxes in far_apart]                           # one real face stays
+    monkeypatch.setattr(_ScriptedDetector, "script", steady)
+    result = analyze(str(noise_video), AnalysisSettings(sampling=Sampling("all")), tiny_model)
+    for det in result.detectors.values():
+        assert [i.frames for i in det.identities] == [6]
+        assert all(len(frame.faces) == 1 for frame in det.frames)
+    assert result.frames_with_faces == 6 and len(result.artifacts) == 6
+    assert any("ignored as unreliable" in w for w in result.warnings)
