@@ -5,10 +5,20 @@ wrapper: creates its graphs lazily (``import core.faces`` stays cheap and no gra
 binds itself to the first thread that uses it (a second thread gets a clear error instead of a crash or
 silently mixed results), and closes exactly once (``close()`` is idempotent, a context manager and safe to
 reach from ``__del__`` during interpreter shutdown).
+
+MediaPipe's native code (absl / TFLite logging, which no environment variable of this release silences) prints
+three or four warning lines into the user's terminal for every graph it starts. Graph creation and each graph's
+first run therefore happen with file descriptor 2 diverted (``_quiet_native_stderr``); anything else written in
+that window is passed on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
 import threading
 from typing import Any
 
@@ -56,11 +66,36 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 0.5 else cv2.INTER_LINEAR)
 
 
+_NATIVE_NOISE = re.compile(rb"^(?:[WI]\d{4} .*|INFO: Created TensorFlow Lite .*|"
+                           rb"WARNING: All log messages before absl::InitializeLog\(\) .*)$")
+_STDERR_LOCK = threading.Lock()  # one diversion at a time, or a second would save and restore the first's file
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Divert fd 2 while MediaPipe starts a graph; re-emit whatever is not its known start-up noise."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            kept = [line for line in sink.read().splitlines(keepends=True) if not _NATIVE_NOISE.match(line.rstrip())]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 class MediaPipeSolution:
     """Base for wrappers owning one or more MediaPipe solution graphs (see module docstring)."""
 
     def __init__(self) -> None:
         self._graphs: dict[Any, Any] = {}
+        self._warm: set[Any] = set()  # graphs that have run once (their start-up noise is behind them)
         self._owner: int | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -85,8 +120,19 @@ class MediaPipeSolution:
                 )
             graph = self._graphs.get(key)
             if graph is None:
-                graph = self._graphs[key] = self._create_graph(key)
+                with _quiet_native_stderr():
+                    graph = self._graphs[key] = self._create_graph(key)
             return graph
+
+    def _process(self, key: Any, image: np.ndarray) -> Any:
+        """``graph.process(image)``; the first run of each graph with its native log lines kept off the terminal."""
+        graph = self._graph(key)
+        if key in self._warm:
+            return graph.process(image)
+        with _quiet_native_stderr():
+            result = graph.process(image)
+        self._warm.add(key)
+        return result
 
     @property
     def closed(self) -> bool:

@@ -189,7 +189,7 @@ class FaceDetector(MediaPipeSolution):
 
     def _run(self, model: int, image: np.ndarray, w: int, h: int) -> list[FaceDetection]:
         """One MediaPipe pass; relative coordinates scaled by the ORIGINAL frame size ``w`` x ``h``."""
-        result = self._graph(model).process(image)
+        result = self._process(model, image)
         out: list[FaceDetection] = []
         for det in result.detections or []:
             loc = det.location_data

@@ -47,7 +47,7 @@ class FaceMesher(MediaPipeSolution):
 
     def _mesh(self, image: np.ndarray, max_faces: int) -> list[np.ndarray]:
         h, w = image.shape[:2]
-        result = self._graph(max_faces).process(downscale(image, self.max_side))
+        result = self._process(max_faces, downscale(image, self.max_side))
         out = []
         for face in result.multi_face_landmarks or []:
             pts = np.array([(p.x * w, p.y * h) for p in face.landmark[:N_LANDMARKS]], dtype=np.float64)

@@ -369,3 +369,33 @@ def test_mesh_and_hull_mask(detector):
     assert set(np.unique(mask)) == {0, 255}
     assert 0.5 < (mask > 0).sum() / (face.width * face.height) < 2.0
     assert mask[int(face.keypoints[2, 1]), int(face.keypoints[2, 0])] == 255  # the nose is inside
+
+
+# ------------------------------------------------------------------------------------ terminal noise (issue 12)
+
+
+def test_mediapipe_prints_nothing_into_the_terminal():
+    """MediaPipe's native logs (absl 'W0000 ... inference_feedback_manager', TFLite 'INFO: Created ... delegate')
+    printed 3-4 lines per analysed file; no environment variable silences them, so graph start-up is diverted."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np; from core.faces import FaceDetector, FaceMesher\n"
+              "with FaceDetector() as d, FaceMesher() as m:\n"
+              "    d.detect(np.zeros((64, 64, 3), np.uint8)); m.landmarks(np.zeros((64, 64, 3), np.uint8))\n"
+              "print('ok')")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    assert run.stderr == ""
+
+
+def test_other_stderr_output_during_graph_start_is_passed_on(capfd):
+    import os
+
+    from core.faces._solution import _quiet_native_stderr
+
+    with _quiet_native_stderr():
+        os.write(2, b"W0000 00:00:1.0 1 inference_feedback_manager.cc:114] Feedback manager ...\n"
+                    b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nsomething else went wrong\n")
+    err = capfd.readouterr().err
+    assert err == "something else went wrong\n"
