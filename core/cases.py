@@ -16,6 +16,10 @@ Durability choices:
 - Every save is one `BEGIN IMMEDIATE ... COMMIT` transaction: all rows of an analysis or none of them.
 - `content_sha256` over the result JSON and every artifact is recorded at save time and checked on load, so silent
   damage to a stored record is reported instead of shown.
+- `summary_checks` holds a checksum of what the case list shows (file, hash, verdicts, scores; not the editable
+  case number, examiner, notes), checked on every listing: a verdict edited in the file is flagged in the list
+  (`CaseSummary.altered`), not shown as if it were the analysis'. A separate table, because a column added to
+  `analyses` would sit after `result_json` and make every listing walk its overflow pages.
 """
 
 from __future__ import annotations
@@ -88,13 +92,14 @@ class CaseSummary:
     examiner: str | None = None
     notes: str | None = None
     updated_at: str | None = None
+    altered: bool = False          # the listed values no longer match their save-time checksum: do not trust them
 
 
 # ------------------------------------------------------------------------------------------------ schema
 
-# Each migration takes the database from version N-1 to N (PRAGMA user_version), inside one transaction.
-# Append new ones; never edit a shipped one.
-MIGRATIONS: list[tuple[str, list[str]]] = [
+# Each migration takes the database from version N-1 to N (PRAGMA user_version), inside one transaction: SQL
+# statements, or callables given the CaseStore for data steps. Append new ones; never edit a shipped one.
+MIGRATIONS: list[tuple[str, list]] = [
     ("initial schema", [
         """CREATE TABLE schema_migrations (
                version     INTEGER PRIMARY KEY,
@@ -146,6 +151,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                data        BLOB NOT NULL,
                PRIMARY KEY (analysis_id, face_key, name)
            )""",
+    ]),
+    ("summary checksums, so an edited verdict is flagged in the case list", [
+        """CREATE TABLE summary_checks (
+               analysis_id    INTEGER PRIMARY KEY REFERENCES analyses(id) ON DELETE CASCADE,
+               summary_sha256 TEXT NOT NULL
+           )""",
+        lambda store: store._record_summary_checks(),    # cases saved before: checksummed as they are now
     ]),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -267,7 +279,10 @@ class CaseStore:
                 if self.schema_version >= target:   # another process migrated while we waited for the lock
                     continue
                 for statement in statements:
-                    self._db.execute(statement)
+                    if callable(statement):     # a data step in Python (e.g. computing checksums)
+                        statement(self)
+                    else:
+                        self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                                  (target, description, _now()))
                 self._db.execute(f"PRAGMA user_version = {target}")
@@ -324,7 +339,16 @@ class CaseStore:
             db.executemany("INSERT INTO artifacts (analysis_id, face_key, name, position, data) VALUES (?, ?, ?, ?, ?)",
                            _artifact_rows(analysis_id, result.artifacts, content.update))
             db.execute("UPDATE analyses SET content_sha256 = ? WHERE id = ?", (content.hexdigest(), analysis_id))
+            self._record_summary_checks(analysis_id)
         return analysis_id
+
+    def _record_summary_checks(self, analysis_id: int | None = None) -> None:
+        """Checksum the listed values of one case (or of all), read back as a listing reads them. In a transaction."""
+        where, params = ("WHERE id = ?", [analysis_id]) if analysis_id is not None else ("", [])
+        for summary in self._select_summaries(f"SELECT {_SUMMARY_COLUMNS} FROM analyses {where}", params,
+                                              check=False):
+            self._db.execute("INSERT OR REPLACE INTO summary_checks (analysis_id, summary_sha256) VALUES (?, ?)",
+                             (summary.id, _summary_sha256(summary)))
 
     @_sqlite_errors
     def update_metadata(self, analysis_id: int, *, case_number=_UNSET, examiner=_UNSET, notes=_UNSET) -> None:
@@ -423,7 +447,7 @@ class CaseStore:
         if self._db.execute("SELECT 1 FROM analyses WHERE id = ?", (analysis_id,)).fetchone() is None:
             raise CaseNotFoundError(f"no stored analysis with id {analysis_id}", path=str(self.path))
 
-    def _select_summaries(self, sql: str, params: Iterable) -> builtins.list[CaseSummary]:
+    def _select_summaries(self, sql: str, params: Iterable, check: bool = True) -> builtins.list[CaseSummary]:
         db = self._db
         cursor = db.execute(sql, builtins.list(params))
         columns = [d[0] for d in cursor.description]
@@ -437,12 +461,19 @@ class CaseStore:
                 f"SELECT analysis_id, detector, verdict, score, threshold FROM detector_results "
                 f"WHERE analysis_id IN ({marks}) ORDER BY analysis_id, detector", ids):
             detectors[analysis_id][name] = DetectorSummary(verdict, score, threshold)
-        return [CaseSummary(id=r["id"], created_at=r["created_at"], analysed_at=r["analysed_at"],
-                            file_name=r["evidence_name"], path=r["evidence_path"], sha256=r["evidence_sha256"],
-                            size=r["evidence_size"], verdict=r["verdict"], detectors=detectors[r["id"]],
-                            case_number=r["case_number"], examiner=r["examiner"], notes=r["notes"],
-                            updated_at=r["updated_at"])
-                for r in rows]
+        summaries = [CaseSummary(id=r["id"], created_at=r["created_at"], analysed_at=r["analysed_at"],
+                                 file_name=r["evidence_name"], path=r["evidence_path"], sha256=r["evidence_sha256"],
+                                 size=r["evidence_size"], verdict=r["verdict"], detectors=detectors[r["id"]],
+                                 case_number=r["case_number"], examiner=r["examiner"], notes=r["notes"],
+                                 updated_at=r["updated_at"])
+                     for r in rows]
+        if not check:
+            return summaries
+        recorded = dict(db.execute(f"SELECT analysis_id, summary_sha256 FROM summary_checks "
+                                   f"WHERE analysis_id IN ({marks})", ids).fetchall())
+        # A missing checksum is an alteration too: every case gets one when saved (or when the store was migrated).
+        return [dataclasses.replace(c, altered=True) if recorded.get(c.id) != _summary_sha256(c) else c
+                for c in summaries]
 
 
 def _artifact_rows(analysis_id: int, artifacts, digest: Callable[[bytes], None]) -> Iterator[tuple]:
@@ -459,6 +490,13 @@ def _artifact_rows(analysis_id: int, artifacts, digest: Callable[[bytes], None])
 def _hash_artifact(digest: Callable[[bytes], None], key: str, name: str, data: bytes) -> None:
     digest(f"\0{key}\0{name}\0{len(data)}\0".encode())
     digest(data)
+
+
+def _summary_sha256(c: CaseSummary) -> str:
+    """What the case list shows of a case, hashed (the editable case number, examiner and notes left out)."""
+    listed = [c.id, c.created_at, c.analysed_at, c.file_name, c.path, c.sha256, c.size, c.verdict,
+              sorted([name, d.verdict, d.score, d.threshold] for name, d in c.detectors.items())]
+    return hashlib.sha256(json.dumps(listed).encode("utf-8")).hexdigest()
 
 
 def _model_hashes(model: dict) -> dict:

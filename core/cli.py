@@ -479,7 +479,8 @@ def cmd_cases_list(args) -> int:
 
     with CaseStore() as store:
         for c in store.list(limit=args.limit, search=args.search):
-            print(f"#{c.id:<5d} {c.created_at}  {c.verdict:8s} {c.sha256[:16]}  {c.case_number or '-':12s} {c.path}")
+            verdict = "ALTERED" if c.altered else c.verdict     # edited outside ffd: its verdict is not trusted
+            print(f"#{c.id:<5d} {c.created_at}  {verdict:8s} {c.sha256[:16]}  {c.case_number or '-':12s} {c.path}")
         print(f"{store.count()} saved analyses in {store.path}")
     return 0
 

@@ -76,6 +76,9 @@ def _freeze_loaded_objects() -> None:
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from ffd_desktop import logfile
+
+    logfile.install()                 # <data dir>/logs/ffd-desktop.log: error banners point there
     stop = _quit_on_signals()
     app = create_app(qt_args)
 

@@ -20,8 +20,9 @@ VERDICT_WORDS = {
     "fake": "Manipulation indicated",
     "real": "No manipulation indicated",
     "no-face": "No face analysed",
+    "altered": "Record altered: not trusted",   # the case list's values no longer match their save-time checksum
 }
-VERDICT_COLOURS = {"fake": (192, 40, 40), "real": (30, 130, 70), "no-face": (110, 117, 125)}
+VERDICT_COLOURS = {"fake": (192, 40, 40), "real": (30, 130, 70), "no-face": (110, 117, 125), "altered": (214, 120, 0)}
 
 CAUTION = (
     "What a score means: each detector's estimate, between 0 and 1, that the face was manipulated, compared with a "
@@ -159,6 +160,16 @@ def nearest_frame(frames: list[FrameEntry], time_s: float) -> int:
     if not frames:
         return -1
     return min(range(len(frames)), key=lambda i: abs(frames[i].time_s - time_s))
+
+
+def sentence(message: str) -> str:
+    """An error message as a sentence for a banner: a leading plain word is capitalised ("no face" -> "No face"),
+    but a leading file name or path ("clip.mp4: ...", "evidence/a.jpg: ...") is shown verbatim: it is evidence."""
+    message = message.strip() or "Unknown problem"
+    first = message.split(maxsplit=1)[0]
+    if first.isalpha() and first.islower():
+        message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 def human_size(size: int) -> str:

@@ -47,8 +47,12 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     """(kind, one-line message) for the window; engine errors carry their own wording, bugs get a short line."""
     if isinstance(exc, FFDError):
         return type(exc).__name__, str(exc)
+    from ffd_desktop import logfile
+
+    path = logfile.install()          # already installed by the app; here too so the message below is always true
     log.error("internal error\n%s", "".join(traceback.format_exception(exc)))
-    return "InternalError", f"internal error ({type(exc).__name__}: {exc}); details were written to the log"
+    where = f"details were written to {path}" if path else "details could not be logged (the data dir is read-only)"
+    return "InternalError", f"internal error ({type(exc).__name__}: {exc}); {where}"
 
 
 class AnalysisWorker(QObject):

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ffd_desktop.modelpath import ModelChoice
+from ffd_desktop.presentation import sentence
 from ffd_desktop.settings import AppSettings
 from ffd_desktop.views.main_window import MainWindow
 from ffd_desktop.workers import AnalysisWorker
@@ -164,7 +165,7 @@ class AnalysisController(QObject):
     def _on_failed(self, path: str, kind: str, message: str) -> None:
         name = Path(path).name
         self.window.banner.show_message(
-            "error", f"<b>{html.escape(name)}</b> could not be analysed. {html.escape(_sentence(message))}")
+            "error", f"<b>{html.escape(name)}</b> could not be analysed. {html.escape(sentence(message))}")
         self.last_outcome = f"Could not analyse {name} ({kind})"
         self.analysisFailed.emit(path, message)
         self._start_next()
@@ -208,9 +209,3 @@ class AnalysisController(QObject):
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _sentence(message: str) -> str:
-    message = message.strip()
-    message = message[0].upper() + message[1:] if message else "Unknown problem"
-    return message if message.endswith((".", "!", "?")) else message + "."

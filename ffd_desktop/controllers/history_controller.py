@@ -81,7 +81,7 @@ class HistoryController(QObject):
         except FFDError as exc:
             self.window.banner.show_message("error", f"The case list cannot be read: {html.escape(str(exc))}")
             return
-        rows = [(c.id, _cells(c), P.VERDICT_COLOURS.get(c.verdict)) for c in cases]
+        rows = [(c.id, _cells(c), P.VERDICT_COLOURS.get("altered" if c.altered else c.verdict)) for c in cases]
         shown = f"{len(cases)} of {total} saved analyses" if self.view.search.text().strip() else \
             f"{total} saved analys{'is' if total == 1 else 'es'}"
         self.view.set_rows(rows, shown)
@@ -152,5 +152,8 @@ def _cells(c: CaseSummary) -> list[str]:
         return f"{score} {'FAKE' if d.verdict == 'fake' else 'real' if d.verdict == 'real' else d.verdict}"
 
     saved = c.created_at.replace("T", " ")[:19]
+    if c.altered:       # edited outside the app: its listed verdict and scores are not the analysis' own
+        return [f"#{c.id}", saved, c.file_name, P.VERDICT_WORDS["altered"], "altered", "altered",
+                c.case_number or "", c.examiner or "", c.sha256]
     return [f"#{c.id}", saved, c.file_name, P.VERDICT_WORDS.get(c.verdict, c.verdict), det("hamlet"), det("mfclip"),
             c.case_number or "", c.examiner or "", c.sha256]

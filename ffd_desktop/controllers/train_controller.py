@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.errors import BadInputError, FFDError
 from ffd_desktop.modelpath import ModelChoice
+from ffd_desktop.presentation import sentence
 from ffd_desktop.settings import DETECTORS, AppSettings
 from ffd_desktop.views import style
 from ffd_desktop.views.main_window import MainWindow
@@ -483,9 +484,9 @@ class TrainController(QObject):
         v = self.view
         self._stop_progress(0, "")
         v.stage_label.setText("Training stopped: see the message above")
-        v.detail_label.setText(_sentence(message))
+        v.detail_label.setText(sentence(message))
         self.window.banner.show_message("error", f"The training could not {'continue' if self._resume else 'run'}. "
-                                                 f"{html.escape(_sentence(message))}")
+                                                 f"{html.escape(sentence(message))}")
         self._inspect_run(fill_form=False)
         self.trainingFailed.emit(message)
 
@@ -778,9 +779,3 @@ def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _sentence(message: str) -> str:
-    message = message.strip()
-    message = message[0].upper() + message[1:] if message else "Unknown problem"
-    return message if message.endswith((".", "!", "?")) else message + "."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -148,7 +149,7 @@ def test_wal_mode_pragmas_and_schema_version(tmp_path):
         assert store.schema_version == SCHEMA_VERSION
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
-    assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(SCHEMA_VERSION,)]
+    assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     with pytest.raises(CaseStoreError, match="newer"):
@@ -312,3 +313,48 @@ def test_move_aside_renames_the_store_and_its_wal_never_overwriting(tmp_path):
     assert second != first and second.read_bytes() == b"junk again" and first.read_bytes() == b"junk"
     with CaseStore(path) as store:
         assert store.count() == 0
+
+
+def test_an_edited_record_is_flagged_in_the_case_list(result, tmp_path):
+    """Issue 12: a record edited in the file (verdict, scores) was refused on open, but the case list showed the
+    edited verdict as if it were the analysis'. The list now flags it: `altered`, in the app and in `ffd cases list`."""
+    path = tmp_path / "cases.sqlite3"
+    with CaseStore(path) as store:
+        edited, rescored, unchecked, honest = (store.save(result) for _ in range(4))
+        store.update_metadata(honest, notes="edited in the app: not an alteration")
+    other = "real" if result.verdict == "fake" else "fake"
+    db = sqlite3.connect(path)
+    db.execute("UPDATE analyses SET verdict = ?, result_json = replace(result_json, '\"verdict\": \"' || verdict || "
+               "'\"', '\"verdict\": \"' || ? || '\"') WHERE id = ?", (other, other, edited))
+    db.execute("UPDATE detector_results SET verdict = ? WHERE analysis_id = ?", (other, edited))
+    db.execute("UPDATE detector_results SET score = 0.01 WHERE analysis_id = ?", (rescored,))
+    db.execute("DELETE FROM summary_checks WHERE analysis_id = ?", (unchecked,))
+    db.commit()
+    db.close()
+    with CaseStore(path) as store:
+        flags = {c.id: c.altered for c in store.list()}
+        assert flags == {edited: True, rescored: True, unchecked: True, honest: False}
+        assert store.summary(edited).altered and not store.summary(honest).altered
+        with pytest.raises(CaseStoreError, match="damaged"):
+            store.load(edited)
+        assert store.load(honest).verdict == result.verdict
+    listing = subprocess.run([sys.executable, "-m", "core.cli", "cases", "list"], capture_output=True, text=True,
+                             env={**os.environ, "FFD_DATA_DIR": str(tmp_path)}, timeout=120)
+    lines = {int(line.split()[0][1:]): line for line in listing.stdout.splitlines() if line.startswith("#")}
+    assert "ALTERED" in lines[edited] and other not in lines[edited].split()
+    assert "ALTERED" not in lines[honest]
+
+
+def test_cases_saved_before_summary_checks_are_checksummed_on_migration(result, tmp_path):
+    path = tmp_path / "cases.sqlite3"
+    with CaseStore(path) as store:
+        case_id = store.save(result)
+    db = sqlite3.connect(path)                  # as a store written by the previous version looked
+    db.execute("DROP TABLE summary_checks")
+    db.execute("DELETE FROM schema_migrations WHERE version > 1")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with CaseStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [(c.id, c.altered) for c in store.list()] == [(case_id, False)]
