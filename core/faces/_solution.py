@@ -75,13 +75,19 @@ _STDERR_LOCK = threading.Lock()  # one diversion at a time, or a second would sa
 def _quiet_native_stderr():
     """Divert fd 2 while MediaPipe starts a graph; re-emit whatever is not its known start-up noise."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:                 # no stderr at all (a windowed app on Windows): nothing to keep quiet
+            yield
+            return
         os.dup2(sink.fileno(), 2)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
