@@ -18,10 +18,12 @@ Architectures as data: ``resources/model_configs/<arch>.json`` is a plain open_c
    - NPR: ``x - up(down(x))`` per colour channel, nearest 2x down/up-sampling (Tan et al., "Rethinking the
      Up-Sampling Operations in CNN-based Generative Network for Generalizable Deepfake Detection", CVPR 2024): the
      local correlation that generators' up-sampling layers leave between neighbouring pixels; truncated the same way;
-2. a lossless 2x2 space-to-depth, then ``log2(P)`` 3x3 convolutions, the first at stride 1 and then stride 2 each,
-   with GroupNorm
-   (no batch statistics: a frozen backbone behaves the same in any mode and batch size) and GELU, widths doubling
-   from ``channels`` up to ``width``; the last one has no norm or activation (the ViT's ln_pre follows).
+2. a small CNN: ``log2(P)`` stages of 3x3 convolutions (``depth`` per stage, the first of each with stride 2),
+   widths doubling from ``channels``, each followed by a norm and GELU, then a 1x1 convolution to the ViT width
+   (the ViT's ln_pre follows). The norm is BatchNorm by default: on FFHQ-vs-StyleGAN faces (2 epochs, 192 px) a
+   GroupNorm stem reached validation AUC 0.63 and a BatchNorm stem 0.74 (a plain BatchNorm CNN: 0.80; the earlier
+   one-convolution-per-stage GroupNorm stem: 0.59). In a frozen backbone BatchNorm is in eval mode and uses its
+   stored statistics, so any batch size, 1 included, gives the same scores.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def apply_stem(model: nn.Module, arch: str) -> nn.Module:
 class ForensicStem(nn.Module):
     """Fixed SRM + NPR residuals beside RGB, then a strided convolution stack to the ViT width (see module doc)."""
 
-    def __init__(self, width: int, patch_size: int, channels: int = 32, groups: int = 8):
+    def __init__(self, width: int, patch_size: int, channels: int = 32, groups: int = 8, depth: int = 2,
+                 norm: str = "group"):
         super().__init__()
         stages = int(round(math.log2(patch_size)))
         if 2 ** stages != patch_size or stages < 1:
@@ -89,17 +92,16 @@ class ForensicStem(nn.Module):
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("srm", srm_kernels(), persistent=False)
-        # 2x2 space-to-depth first (lossless: every residual value reaches the first convolution), then
-        # convolutions at 1/2, 1/4, ... resolution: the full-resolution convolution cost 3x more for no gain.
-        widths = [min(channels * 2 ** i, width) for i in range(stages - 1)] + [width]
-        layers: list[nn.Module] = [nn.PixelUnshuffle(2)]
-        in_ch = 4 * (3 + 3 + 3)  # RGB, SRM, NPR
-        for i, out_ch in enumerate(widths):
-            last = i == len(widths) - 1
-            layers.append(nn.Conv2d(in_ch, out_ch, 3, stride=1 if i == 0 else 2, padding=1, bias=last))
-            if not last:
-                layers += [nn.GroupNorm(min(groups, out_ch), out_ch), nn.GELU()]
-            in_ch = out_ch
+        layers: list[nn.Module] = []
+        in_ch = 3 + 3 + 3  # RGB, SRM, NPR
+        for i in range(stages):
+            out_ch = min(channels * 2 ** i, width)
+            for j in range(1 if i == 0 else depth):
+                layers += [nn.Conv2d(in_ch, out_ch, 3, stride=2 if j == 0 else 1, padding=1, bias=False),
+                           nn.GroupNorm(min(groups, out_ch), out_ch) if norm == "group" else nn.BatchNorm2d(out_ch),
+                           nn.GELU()]
+                in_ch = out_ch
+        layers.append(nn.Conv2d(in_ch, width, 1))  # to the transformer width (the ViT's ln_pre follows)
         self.body = nn.Sequential(*layers)
 
     def residuals(self, x: torch.Tensor) -> torch.Tensor:

@@ -487,6 +487,12 @@ class MFCLIPDetector(Detector):
         self._text_cache: dict[tuple[str, ...], torch.Tensor] = {}
         self._text_cache_key: tuple | None = None
 
+    def train(self, mode: bool = True) -> MFCLIPDetector:
+        super().train(mode)
+        if self.config["freeze_image_encoder"]:  # frozen means frozen: no BatchNorm statistics drift either
+            self.image_encoder.eval()
+        return self
+
     # -- text ----------------------------------------------------------------------------------------------------------
 
     def text_features(self, prompts: list[tuple[str, ...]]) -> torch.Tensor:

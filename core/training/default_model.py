@@ -47,13 +47,13 @@ SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "a
 STAGES = {
     # stage 1: the whole CLIP image tower from random weights (text tower frozen, its logit scale trained)
     # (plus a linear real/fake head on the image embedding: see core.detectors.clip_prompts)
-    "backbone": {"detector": "clip", "random_backbone": True, "epochs": 10, "lr": 5e-4, "weight_decay": 0.05,
-                 "patience": 4, "detector_config": {"probe_weight": 1.0}},
+    "backbone": {"detector": "clip", "random_backbone": True, "epochs": 8, "lr": 1e-3, "weight_decay": 0.05,
+                 "patience": 3, "detector_config": {"probe_weight": 1.0}},
     # pool=2: 36 instead of 144 tokens per tapped level in the fusion transformer (inference speed)
     "hamlet": {"detector": "hamlet", "epochs": 10, "patience": 3, "detector_config": {"pool": 2}},
     # image encoder = the stage-1 tower, frozen: MFCLIP adds its SRM noise branch, text alignment and head on top
     # (fine-tuning the tower too would double the CPU budget of this stage)
-    "mfclip": {"detector": "mfclip", "epochs": 6, "patience": 3, "lr": 3e-4,
+    "mfclip": {"detector": "mfclip", "epochs": 5, "patience": 3, "lr": 3e-4,
                "detector_config": {"freeze_image_encoder": True}},
 }
 # The plain CNN the CLIP detectors must beat: same data, augmentation, epochs and early stopping as stage 1.

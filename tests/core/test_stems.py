@@ -23,11 +23,11 @@ def _clip_normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_shipped_forensic_architecture_is_a_vit_with_the_stem_in_place_of_its_patch_embedding():
-    assert stem_config("ffd-forensic") == {"type": "forensic", "channels": 32}
+    assert stem_config("ffd-forensic")["type"] == "forensic"
     assert stem_config("ffd-compact") is None  # plain open_clip architectures are untouched
     backbone = load_backbone("ffd-forensic", allow_random=True)
     assert isinstance(backbone.model.visual.conv1, ForensicStem)
-    assert backbone.image_size == 192 and backbone.vision_layers == 6
+    assert backbone.image_size == 192 and backbone.vision_layers == 3
     faces = load_face_images("real", 2, 192)
     with torch.no_grad():
         tokens = backbone.model.visual.conv1(_clip_normalise(faces))
@@ -85,3 +85,24 @@ def test_apply_stem_is_a_no_op_for_plain_architectures():
     conv = backbone.model.visual.conv1
     assert apply_stem(backbone.model, "ffd-test-tiny").visual.conv1 is conv
     assert isinstance(conv, torch.nn.Conv2d) and np.prod(conv.stride) == 256
+
+
+def test_a_frozen_batchnorm_tower_scores_a_face_the_same_alone_or_in_a_batch_and_never_drifts():
+    from core.detectors.base import Labels
+
+    torch.manual_seed(0)
+    backbone = load_backbone(TINY_FORENSIC, allow_random=True)
+    faces = torch.cat([load_face_images("real", 3, 64), load_face_images("fake", 3, 64)])
+    detector = build_detector("mfclip", backbone, {"freeze_image_encoder": True})
+    stats = {k: v.clone() for k, v in detector.image_encoder.state_dict().items() if "running" in k}
+    assert stats
+    detector.train()
+    assert not detector.image_encoder.training                     # frozen copy stays in eval mode
+    detector.loss(faces, Labels(fake=torch.tensor([0, 0, 0, 1, 1, 1])))["total"].backward()
+    after = {k: v for k, v in detector.image_encoder.state_dict().items() if "running" in k}
+    assert all(torch.equal(stats[k], after[k]) for k in stats)      # no BatchNorm statistics update
+    detector.eval()
+    with torch.no_grad():
+        batch = detector(faces).p_fake
+        alone = torch.cat([detector(faces[i:i + 1]).p_fake for i in range(len(faces))])
+    assert torch.allclose(batch, alone, atol=1e-5)
