@@ -6,8 +6,10 @@ detector concluded, where the scores came from (timeline, the most suspicious fr
 in plain words, what the scores do and do not mean.
 
 Fonts: DejaVu Sans / Sans Mono (free licence, resources/fonts/LICENSE_DEJAVU) so names such as "Zoë Ødegård – №42"
-print as typed. If they cannot be found (resources folder, system fonts, matplotlib's copy), the report falls back to
-the PDF core fonts and replaces characters Latin-1 cannot hold.
+print as typed; Noto Sans Arabic / Hebrew and Droid Sans Fallback (CJK) are fallbacks for what DejaVu lacks, and text
+shaping (uharfbuzz) joins Arabic and orders right-to-left text. A character no font holds is printed as U+FFFD, never
+dropped. If DejaVu cannot be found (resources folder, system fonts, matplotlib's copy), the report falls back to the
+PDF core fonts and replaces characters Latin-1 cannot hold.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from core.results import AnalysisResult, DetectorResult, FaceRecord, FrameRecord
 
 DETECTOR_TITLES = {"hamlet": "HAMLET-FFD", "mfclip": "MFCLIP"}
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
+FALLBACK_FONTS = {"arabic": "NotoSansArabic-Regular.ttf", "hebrew": "NotoSansHebrew-Regular.ttf",
+                  "cjk": "DroidSansFallbackFull.ttf"}
+MISSING_GLYPH = "\ufffd"   # printed in place of a character no font can draw
+ROW_LINES = 12              # a table value longer than this many lines continues in further rows
 
 # colours (RGB)
 INK = (33, 37, 41)
@@ -77,6 +83,17 @@ def find_fonts() -> dict[str, Path] | None:
     return None
 
 
+def find_fallback_fonts() -> dict[str, Path]:
+    """The fallback fonts (Arabic, Hebrew, CJK) found, by font id; missing ones are left out."""
+    folders = [resources_dir() / "fonts", Path("/usr/share/fonts/truetype/noto"), Path("/usr/share/fonts/truetype/droid")]
+    found = {}
+    for font_id, name in FALLBACK_FONTS.items():
+        path = next((folder / name for folder in folders if (folder / name).is_file()), None)
+        if path:
+            found[font_id] = path
+    return found
+
+
 def _font_dirs() -> Iterator[Path]:
     yield resources_dir() / "fonts"
     yield Path("/usr/share/fonts/truetype/dejavu")
@@ -100,6 +117,11 @@ class _ReportPDF(FPDF):
             self.add_font("sans", "", str(fonts[""]))
             self.add_font("sans", "B", str(fonts["B"]))
             self.add_font("mono", "", str(fonts["mono"]))
+            for font_id, path in find_fallback_fonts().items():
+                self.add_font(font_id, "", str(path))
+            self.set_fallback_fonts(["sans", *find_fallback_fonts()], exact_match=False)
+            self.set_text_shaping(True)
+            self.covered = set().union(*(font.cmap for font in self.fonts.values()))
             self.sans, self.mono, self.unicode_fonts = "sans", "mono", True
         else:
             self.sans, self.mono, self.unicode_fonts = "helvetica", "courier", False
@@ -112,6 +134,9 @@ class _ReportPDF(FPDF):
     def normalize_text(self, text: str) -> str:
         if not self.unicode_fonts:
             text = _latin1(text)
+        else:   # visible replacement for what no font holds; controls and invisible format marks pass as they are
+            text = "".join(c if ord(c) in self.covered or c in "\n\t\r" or unicodedata.category(c) == "Cf"
+                           else MISSING_GLYPH for c in text)
         return super().normalize_text(text)
 
     def font(self, size: float, style: str = "", mono: bool = False, colour=INK) -> None:
@@ -191,13 +216,21 @@ class _ReportPDF(FPDF):
                         padding=(1.1, 2), v_align="TOP") as table:
             for n, (label, value, *mono) in enumerate(rows):
                 fill = fills[n % 2]
-                row = table.row()
-                row.cell(label, style=FontFace(family=self.sans, emphasis="", size_pt=8.5, color=MUTED,
-                                               fill_color=fill))
-                row.cell(value if value not in (None, "") else "—", style=FontFace(
-                    family=self.mono if mono and mono[0] else self.sans, emphasis="",
-                    size_pt=8 if mono and mono[0] else 9, color=INK, fill_color=fill))
+                face = FontFace(family=self.mono if mono and mono[0] else self.sans, emphasis="",
+                                size_pt=8 if mono and mono[0] else 9, color=INK, fill_color=fill)
+                for part, text in enumerate(self._row_chunks(value or "—", face, self.content_width - label_width)):
+                    row = table.row()
+                    row.cell("" if part else label, style=FontFace(family=self.sans, emphasis="", size_pt=8.5,
+                                                                   color=MUTED, fill_color=fill))
+                    row.cell(text, style=face)
         self.ln(1)
+
+    def _row_chunks(self, text: str, face: FontFace, width: float) -> list[str]:
+        """`text` wrapped to the column and cut into pieces of ROW_LINES lines: a table row must fit on a page."""
+        self.set_font(face.family, "", face.size_pt)
+        lines = self.multi_cell(width - 4, 4.4, text, dry_run=True, output="LINES")
+        self.font(9)
+        return ["\n".join(lines[i:i + ROW_LINES]) for i in range(0, len(lines), ROW_LINES)] or [text]
 
 
 def _build(result: AnalysisResult, *, case_number, examiner, notes, top_frames: int) -> _ReportPDF:
