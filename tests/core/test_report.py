@@ -160,3 +160,79 @@ def test_report_of_a_reopened_case_matches(video_result, tmp_path):
     second, _ = pdf_text(write_report(reopened, tmp_path / "b.pdf", case_number="7"))
     drop = [line for line in first.splitlines() if not line.startswith("Report generated")]
     assert drop == [line for line in second.splitlines() if not line.startswith("Report generated")]
+
+
+# ---- real case text: long notes and non-Latin scripts (no analysis needed: a result without detectors)
+
+SCRIPTS = {"greek": "Ελληνικά στοιχεία", "cyrillic": "Русский текст", "hebrew": "עברית שלום",
+           "arabic": "العربية مرحبا", "chinese": "中文案件编号", "japanese": "日本語のテキスト"}
+
+
+@pytest.fixture
+def bare_result() -> AnalysisResult:
+    return AnalysisResult(file={"path": "/evidence/a.jpg", "sha256": "ab" * 32, "size": 10,
+                                "media": {"kind": "image"}}, settings={})
+
+
+def embedded_fonts(path) -> set[str]:
+    reader = PdfReader(str(path))
+    return {str(font["/BaseFont"]).split("+")[-1] for page in reader.pages
+            for font in page["/Resources"]["/Font"].values()}
+
+
+@pytest.mark.parametrize(("notes", "middle"), [
+    ("\n".join(f"line {n:03d}: " + "received, hashed and sealed; " * 2 for n in range(400)) + "\nEND-OF-NOTES",
+     "line 200:"),
+    ("evidence " * 2222 + "END-OF-NOTES", "evidence " * 30),    # 20,000 characters in one paragraph
+], ids=["400 lines", "20000 characters"])
+def test_long_notes_flow_across_pages(bare_result, tmp_path, notes, middle):
+    assert len(notes) >= 20_000
+    out = write_report(bare_result, tmp_path / "long.pdf", case_number="7", notes=notes)
+    text, pages = pdf_text(out)
+    assert pages >= 5 and f"Page {pages} of {pages}" in text
+    assert "END-OF-NOTES" in text and middle.strip() in words(text)     # the end and the middle are there
+    assert words(text).count("evidence") >= notes.count("evidence")     # no piece of the notes lost
+    assert "Findings" in text and "Limitations" in text                 # the rest of the report follows
+    assert len(render_pages(out, scale=0.2)) == pages
+
+
+def test_case_fields_print_in_every_script(bare_result, tmp_path):
+    out = write_report(bare_result, tmp_path / "intl.pdf", case_number="案件 2024-117 Дело",
+                       examiner="Ελένη Петрова שלום", notes="\n".join(SCRIPTS.values()))
+    text, _ = pdf_text(out)
+    for script, sample in SCRIPTS.items():
+        assert sample in text, script
+    assert "案件 2024-117 Дело" in text and "Ελένη Петрова" in text and "שלום" in text
+    assert "\ufffd" not in text                              # every character had a glyph
+    assert {"DroidSansFallback", "DejaVuSansBook"} <= embedded_fonts(out)   # CJK came from the fallback font
+
+
+def test_fallback_fonts_fill_what_dejavu_lacks(bare_result, tmp_path):
+    out = write_report(bare_result, tmp_path / "ext.pdf", notes="Quranic \u0671 and cantillated Hebrew \u05d1\u0591")
+    text, _ = pdf_text(out)
+    assert "\u0671" in text and "\ufffd" not in text
+    assert {"NotoSansArabic", "NotoSansHebrew"} <= embedded_fonts(out)
+    assert_pages_render(out, tmp_path)
+
+
+def test_arabic_is_shaped(bare_result, tmp_path):
+    out = write_report(bare_result, tmp_path / "ar.pdf", notes="مرحبا")
+    doc = pdfium.PdfDocument(str(out))
+    try:
+        page = doc[0].get_textpage()
+        assert "مرحبا" in words(page.get_text_range())
+    finally:
+        doc.close()
+    # joined forms: the report's font renders the word narrower than its isolated letters side by side
+    pdf = report._ReportPDF("x", "x", report.find_fonts())
+    pdf.add_page()
+    pdf.font(9)
+    joined = pdf.get_string_width("مرحبا")
+    pdf.set_text_shaping(False)
+    assert joined != pytest.approx(pdf.get_string_width("مرحبا"))
+
+
+def test_undrawable_characters_are_replaced_visibly(bare_result, tmp_path):
+    text, _ = pdf_text(write_report(bare_result, tmp_path / "emoji.pdf", case_number="A🧿1",
+                                    examiner="Kim 한국", notes="seal \U000f0000 intact"))
+    assert "A\ufffd1" in text and "Kim \ufffd\ufffd" in text and "seal \ufffd intact" in text
