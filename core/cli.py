@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune a detector on a labelled folder (real/, fake/<method>/) or CSV")
     train.add_argument("data")
-    train.add_argument("--detector", choices=["hamlet", "mfclip", "clip"], required=True,
-                       help="clip = stage 1: train the backbone itself on the hierarchical prompts")
+    train.add_argument("--detector", choices=["hamlet", "mfclip", "clip", "cnn"], required=True,
+                       help="clip = stage 1: train the backbone itself on the hierarchical prompts; "
+                            "cnn = the plain supervised CNN baseline")
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (becomes a model folder)")
     train.add_argument("--backbone", help="e.g. ViT-L-14:openai, ARCH@weights.safetensors "
                                           "(default: the default model's backbone)")
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sbi", type=int, default=0, metavar="N", help="self-blended pseudo-fakes per real face")
     train.add_argument("--frames-per-video", type=positive_int, default=16)
     train.add_argument("--aligned", action="store_true", help="inputs are already face crops (skip detection)")
+    train.add_argument("--augment", action="store_true",
+                       help="fresh JPEG / blur / colour / zoom degradations of the training faces every epoch")
     train.add_argument("--max-files", type=positive_int, help="at most N files per label (quick runs)")
     train.add_argument("--config", default="{}", help="detector config overrides as JSON")
     train.add_argument("--device", default="auto")
@@ -377,7 +380,8 @@ def cmd_train(args) -> int:
                          detector_config=overrides, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay,
                          patience=args.patience, seed=args.seed, sbi_copies=args.sbi,
-                         frames_per_video=args.frames_per_video, aligned=args.aligned, max_files=args.max_files,
+                         frames_per_video=args.frames_per_video, aligned=args.aligned, augment=args.augment,
+                         max_files=args.max_files,
                          device=args.device, half_weights=args.half_weights)
 
     def show(p) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from core.models import load_model, read_bundle
 from tests.conftest import require_data
 
 pytestmark = pytest.mark.slow
@@ -98,3 +99,15 @@ def test_detector_trains_and_generalises(detector, data, session_env, stage1, tm
     frame = result["test"][detector]["frame"]
     assert frame["n"] == len(parts["test"]) and 0 < frame["n_fake"] < frame["n"]
     assert frame["auc"] > MIN_TEST_AUC, f"{detector} test AUC {frame['auc']:.3f}"
+
+
+def test_cli_trains_the_plain_cnn_baseline_with_augmentation(data, session_env, tmp_path):
+    run_dir = tmp_path / "cnn"
+    ffd(session_env, "train", str(data), "--detector", "cnn", "--random-backbone", "--backbone", ARCH, "--aligned",
+        "--augment", "--max-files", "24", "--epochs", "1", "--seed", str(SEED), "--out", str(run_dir), "--quiet")
+    bundle = read_bundle(run_dir)
+    card = bundle.card
+    assert card["training"]["hyperparameters"]["augment"] is True
+    assert card["detector"] == "cnn" and 0.0 <= card["metrics"]["test"]["frame"]["auc"] <= 1.0
+    model = load_model(bundle, ["cnn"])
+    assert {k for k in model.detectors["cnn"].own_state_dict() if "running_mean" in k}  # BatchNorm stats saved
