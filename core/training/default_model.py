@@ -334,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip training the plain CNN baseline")
     parser.add_argument("--eval-only", action="store_true",
                         help="re-measure the model in --out and rewrite its card (make eval-default)")
+    parser.add_argument("--measure", type=Path, metavar="MODEL_DIR",
+                        help="print the figures of any model folder on the recipe's test faces (changes nothing)")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
     args = parser.parse_args(argv)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
@@ -341,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_only:
         train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline)
+        return 0
+    if args.measure:
+        write_manifest(args.shared, args.work / "data.csv", exclude)
+        figures = headline(measure(args.shared, args.work, args.measure, args.device, log, args.cache_dir,
+                                   videos=False))
+        print(json.dumps(figures, indent=1))
         return 0
     if args.eval_only:
         card = finish_card(args.shared, args.work, args.out, args.device, log, args.cache_dir)
