@@ -84,3 +84,16 @@ def make_tiny_model(root: Path, detectors=("hamlet", "mfclip"), seed: int = 0) -
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def evidence_photo(tmp_path) -> Path:
+    """A real FFHQ photo copied into tmp_path/evidence/a.jpg, read-only like an exhibit."""
+    import shutil
+
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    photo = folder / "a.jpg"
+    shutil.copy(sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[0], photo)
+    photo.chmod(0o444)
+    return photo

@@ -124,19 +124,6 @@ def _fingerprint(path):
     return data, hashlib.sha256(data).hexdigest(), os.stat(path).st_mode
 
 
-@pytest.fixture
-def evidence_photo(tmp_path):
-    """A real FFHQ photo copied into its own folder, read-only like an exhibit."""
-    import shutil
-
-    folder = tmp_path / "evidence"
-    folder.mkdir()
-    photo = folder / "a.jpg"
-    shutil.copy(sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[0], photo)
-    photo.chmod(0o444)
-    return photo
-
-
 @pytest.mark.parametrize("option", ["--json", "--report"])
 @pytest.mark.parametrize("alias", ["same", "symlink", "hardlink"])
 def test_analyze_never_writes_onto_the_evidence(tiny_model_dir, tmp_path, evidence_photo, option, alias):
