@@ -19,6 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
+import core
 from core.atomic import check_writable
 from core.errors import CancelledError, FFDError, ModelError
 from core.evidence import check_output_path
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffd", description="Face forgery detection (HAMLET-FFD, MFCLIP).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"ffd {core.__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     analyze = sub.add_parser("analyze", help="analyse one video or photo")

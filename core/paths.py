@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def data_dir() -> Path:
 
 
 def resources_dir() -> Path:
-    """The shipped resources folder (model configs, bundled checkpoints, report assets)."""
+    """The shipped resources (model configs, the default model, fonts, icons): the package `ffd_resources`, which
+    is the checkout's resources/ folder in an editable install and package data in a wheel or a bundle, so every
+    caller finds it the same way. FFD_RESOURCES overrides it (tests, a resources folder kept elsewhere)."""
     override = os.environ.get("FFD_RESOURCES")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "resources"
+    return Path(override) if override else Path(str(importlib.resources.files("ffd_resources")))

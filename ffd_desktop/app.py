@@ -9,6 +9,8 @@ import logging
 import signal
 import sys
 
+import core
+
 # The engine's native libraries, loaded once on the GUI thread before the window is shown. Why: loading a native
 # extension (dlopen and initialisation of torch, MediaPipe, ...) holds Python's GIL for 150-300 ms at a time, so
 # doing it in the worker thread while the window is live would freeze the event loop that long. Once loaded, the
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model folder to use (default: $FFD_MODEL, else the configured/shipped model)")
     parser.add_argument("--no-preload", action="store_true", help="load the model only when the first file comes")
     parser.add_argument("files", nargs="*", help="video or photo files to analyse at start")
+    parser.add_argument("--version", action="version", version=f"ffd-desktop {core.__version__}")
     return parser
 
 
