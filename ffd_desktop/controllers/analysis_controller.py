@@ -54,9 +54,15 @@ class AnalysisController(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
-        self.worker.modelReady.connect(lambda text: self.window.model_label.setText(f"Model: {text}"))
+        self.worker.modelReady.connect(self._model_ready)
         self.thread.started.connect(self.worker.started)
         self.thread.start(QThread.Priority.LowPriority)
+
+    def _model_ready(self, text: str) -> None:
+        """The toolbar may elide the name: the tooltip holds it whole, then where the model lives."""
+        choice = self.model()
+        self.window.model_label.setText(f"Model: {text}")
+        self.window.model_label.setToolTip(f"{text}\n{choice.path} (from {choice.source})")
 
     # public --------------------------------------------------------------------------------------------------
 

@@ -175,7 +175,7 @@ class MainController(QObject):
         w, choice = self.window, self.model_choice
         if choice.usable:
             w.model_label.setText(f"Model: {choice.bundle.name}")
-            w.model_label.setToolTip(f"{choice.path} (from {choice.source})")
+            w.model_label.setToolTip(f"{choice.bundle.name}\n{choice.path} (from {choice.source})")
             w.drop_zone.status.setText("")
             if w.banner.kind == "error" and "model" in w.banner.label.text().lower():
                 w.banner.dismiss()

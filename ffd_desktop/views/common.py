@@ -1,4 +1,5 @@
-"""Small building blocks shared by the views: a titled panel and an image pane that scales with its space."""
+"""Small building blocks shared by the views: a titled panel, an image pane that scales with its space, a label that
+elides."""
 
 from __future__ import annotations
 
@@ -21,6 +22,32 @@ class Panel(QFrame):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may clip when narrow
         self.title.setToolTip(title)
         self.body.addWidget(self.title)
+
+
+class ElidedLabel(QLabel):
+    """One line that shows as much of its text as fits and ends in "…" (`text()` stays whole). Why: a plain
+    label in a toolbar is cut off mid-word, or pushed into the overflow menu, and a cut name reads as another
+    name; callers put the whole text in the tooltip."""
+
+    def __init__(self, text: str = "", max_width: int = 520, parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setMaximumWidth(max_width)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(80, super().minimumSizeHint().width()), super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self.maximumWidth()), hint.height())
+
+    def shown_text(self) -> str:
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
+                                  self.isEnabled(), self.shown_text(), self.foregroundRole())
 
 
 class ImagePane(QWidget):

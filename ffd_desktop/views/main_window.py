@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ffd_desktop.views.analysis_view import AnalysisView
 from ffd_desktop.views.banner import Banner
+from ffd_desktop.views.common import ElidedLabel
 from ffd_desktop.views.drop_zone import DropZone, local_paths
 from ffd_desktop.views.history_view import HistoryView
 from ffd_desktop.views.train_view import TrainView
@@ -107,15 +108,12 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("MainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.open_action, self.export_action, self.settings_action):
+        for a in (self.open_action, self.export_action, self.settings_action):   # the tabs are not repeated here
             toolbar.addAction(a)
-        toolbar.addSeparator()
-        toolbar.addAction(self.history_action)
-        toolbar.addAction(self.train_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)
-        self.model_label = QLabel()
+        self.model_label = ElidedLabel(max_width=520)   # model names are long: "…" here, whole in the tooltip
         self.model_label.setObjectName("Muted")
         toolbar.addWidget(self.model_label)
 

@@ -1,10 +1,12 @@
-"""Per-frame fake-score timeline (pyqtgraph): one curve per detector and identity, threshold lines, a cursor.
+"""Per-frame fake-score timeline (pyqtgraph): one curve per detector and identity, threshold lines (named in a
+key under the plot), a cursor.
 
 Clicking anywhere on the plot asks to seek to that time; hovering shows the nearest frame's values in the readout.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -58,6 +60,12 @@ class TimelineView(QFrame):
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.title = QLabel("FAKE SCORE PER SAMPLED FRAME  ·  TIME IN SECONDS")
         self.title.setObjectName("PanelTitle")
+        # Threshold names and values sit in a key under the plot, not on it: two thresholds a few hundredths apart
+        # put their labels on top of each other and of the curves, which start at the same left edge.
+        self.threshold_key = QLabel()
+        self.threshold_key.setObjectName("Muted")
+        self.threshold_key.setTextFormat(Qt.TextFormat.RichText)
+        self.threshold_key.setContentsMargins(44, 0, 0, 0)   # starts where the plot does, after the score axis
         self.curves: list[pg.PlotDataItem] = []
         self.thresholds: list[pg.InfiniteLine] = []
         self._points: list[tuple[float, str]] = []      # (x, text) per sampled frame, for the hover readout
@@ -70,6 +78,7 @@ class TimelineView(QFrame):
         layout.setSpacing(2)
         layout.addLayout(header)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.threshold_key)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         self.plot.scene().sigMouseMoved.connect(self._moved)
 
@@ -89,12 +98,14 @@ class TimelineView(QFrame):
                                    symbol=IDENTITY_SYMBOLS[c.identity_rank % len(IDENTITY_SYMBOLS)],
                                    symbolSize=6, symbolBrush=c.colour, symbolPen=None)
             self.curves.append(curve)
-        for label, value, colour in thresholds:
+        for _label, value, colour in thresholds:
             line = pg.InfiniteLine(pos=value, angle=0, movable=False,
-                                   pen=pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DashLine),
-                                   label=label, labelOpts={"position": 0.02, "color": colour, "anchors": [(0, 1), (0, 1)]})
+                                   pen=pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DashLine))
             self.plot.addItem(line)
             self.thresholds.append(line)
+        self.threshold_key.setText("&nbsp;&nbsp;".join(
+            f"<span style='color:{pg.mkColor(colour).name()}'>– – {html.escape(label)}</span>"
+            for label, _value, colour in thresholds))
         if self.cursor.scene() is None:
             self.plot.addItem(self.cursor, ignoreBounds=True)
         self._points = sorted(readouts)
