@@ -4,8 +4,8 @@ Exit codes: 0 ok, 1 internal error, 2 bad input (not media, corrupt, unreadable;
 path that is an input, a link to one, inside the batched folder, read-only or not writable: refused before any
 analysis; disk full), 3 no face found, 4 model unavailable or invalid (checked before any weights load), 5 case
 store unusable (damaged: `ffd cases move-aside`), 6 `ffd batch` done but some files failed (their lines say why),
-130 cancelled. Errors name the file and the problem; tracebacks
-only with --debug.
+7 `ffd batch --ray`: the Ray cluster is unreachable or was lost (finished lines kept: re-run to resume),
+130 cancelled. Errors name the file and the problem; tracebacks only with --debug.
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", required=True, metavar="RESULTS.jsonl",
                        help="one JSON line per file, written as each finishes; re-running skips finished files")
     batch.add_argument("--retry-errors", action="store_true", help="analyse again the files whose line is an error")
+    cluster = batch.add_argument_group("Ray cluster (optional extra: pip install 'ffd-desktop[cluster]')")
+    cluster.add_argument("--ray", metavar="ADDRESS",
+                         help="analyse on a Ray cluster: auto (join the running one), local (start one on this "
+                              "machine, bound to 127.0.0.1), or HOST:PORT; this machine still writes --out")
+    cluster.add_argument("--ray-actors", type=positive_int, metavar="N",
+                         help="workers, each loading the model once (default: one per GPU, else one per CPU)")
+    cluster.add_argument("--ship-bytes", action="store_true",
+                         help="send each file's bytes to the workers (default: they open the same path, so it "
+                              "must be on storage every node mounts at that path)")
+    cluster.add_argument("--ray-file-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
+                         help="a file with no result by then gets an error line (default 1800)")
     _add_analysis_options(batch)
     batch.set_defaults(func=cmd_batch)
 
@@ -279,8 +290,12 @@ def summary(result) -> str:
 
 def cmd_batch(args) -> int:
     """Durable and resumable (core.batch): each finished file's line is on disk at once, a re-run skips them."""
-    from core.batch import ResultsFile, result_key, run_batch
+    from core.batch import ResultsFile, result_key, run_batch, sequential
+    from core.cluster import ClusterError, ClusterUsageError
     from core.engine import analyze
+
+    if (args.ship_bytes or args.ray_actors) and not args.ray:
+        raise ClusterUsageError("--ship-bytes and --ray-actors need --ray ADDRESS")
 
     folder = Path(args.folder).absolute()     # absolute paths in the lines: a re-run from elsewhere still matches
     if not folder.is_dir():
@@ -302,21 +317,35 @@ def cmd_batch(args) -> int:
             model = _load(args, settings)
         return analyze(path, settings, model).to_dict()
 
-    with ResultsFile(args.out, result_key(_result_identity(settings, bundle))) as results:
+    key = result_key(_result_identity(settings, bundle))
+    executor = sequential if not args.ray else _ray_executor(args, bundle, settings, key)
+    with ResultsFile(args.out, key) as results:
         if results.cut_fragment and not args.quiet:
             print(f"ffd: {args.out}: cut off an unfinished last line (an interrupted run); its file is analysed "
                   "again", file=sys.stderr)
         try:
-            summary = run_batch(files, analyse, results, retry_errors=args.retry_errors,
+            summary = run_batch(files, analyse, results, retry_errors=args.retry_errors, executor=executor,
                                 progress=_batch_progress(args.quiet, args.out))
         except KeyboardInterrupt:
             raise CancelledError(f"interrupted: the {results.lines} finished line(s) are kept in {args.out}; "
                                  "run the same command again to resume") from None
+        except ClusterError as exc:
+            raise ClusterError(f"{exc}; the {results.lines} finished line(s) are kept in {args.out}: run the same "
+                               "command again to resume") from None
     retry = f" ({summary.failed_before} kept from an earlier run: --retry-errors redoes them)" \
         if summary.failed_before else ""
     print(f"{summary.inputs} file(s): {summary.analysed} analysed, {summary.skipped} skipped (already done), "
           f"{summary.failed} failed{retry} -> {args.out}")
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def _ray_executor(args, bundle, settings, key: str):
+    """The batch's executor on a Ray cluster (core.cluster); Ray itself is imported only when files need it."""
+    from core.cluster import RayExecutor, import_ray
+
+    import_ray(args.ray)      # not installed: say how to install it before anything else
+    return RayExecutor(args.ray, str(bundle.root), settings, key, device=args.device, actors=args.ray_actors,
+                       ship_bytes=args.ship_bytes, file_timeout=args.ray_file_timeout)
 
 
 def batch_inputs(folder: Path) -> list[Path]:
