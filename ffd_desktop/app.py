@@ -24,6 +24,7 @@ ENGINE_MODULES = (
 # The trainer's extra libraries (scikit-learn's metrics, about a second), loaded the same way, on the GUI thread, when
 # the first training starts: only investigators who train pay for them.
 TRAINING_MODULES = ("sklearn.metrics", "core.training.trainer", "core.detectors.clip_prompts")
+APP_ID = "org.ffd.FFDDesktop"      # the .desktop entry's and the AppStream id (packaging/linux)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def create_app(qt_args: list[str] | None = None):
     """The QApplication with the app's names, Fusion style and dark theme (shared by main() and tests)."""
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from core.paths import resources_dir
     from ffd_desktop.settings import APPLICATION, ORGANISATION
     from ffd_desktop.views.style import STYLESHEET, palette
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ffd-desktop", *(qt_args or [])])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(core.__version__)
+    app.setDesktopFileName(APP_ID)    # Wayland and the task bar match the window to packaging/linux's .desktop entry
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ffd-desktop.png")))
     app.setStyle("Fusion")
     app.setPalette(palette())
     app.setStyleSheet(STYLESHEET)
