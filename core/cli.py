@@ -344,8 +344,8 @@ def _ray_executor(args, bundle, settings, key: str):
     from core.cluster import RayExecutor, import_ray
 
     import_ray(args.ray)      # not installed: say how to install it before anything else
-    return RayExecutor(args.ray, str(bundle.root), settings, key, device=args.device, actors=args.ray_actors,
-                       ship_bytes=args.ship_bytes, file_timeout=args.ray_file_timeout)
+    return RayExecutor(args.ray, str(bundle.root.resolve()), settings, key, device=args.device,
+                       actors=args.ray_actors, ship_bytes=args.ship_bytes, file_timeout=args.ray_file_timeout)
 
 
 def batch_inputs(folder: Path) -> list[Path]:

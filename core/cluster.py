@@ -191,7 +191,8 @@ class RayExecutor:
     max_kills: int = 2
     lost_after: float = 10.0    # seconds the head node has not answered: the cluster is lost
     started_actors: int = 0     # how many actors this batch started (replacements included)
-    nodes: set = field(default_factory=set)
+    nodes: set = field(default_factory=set)       # hosts whose actors loaded the model
+    slots: list = field(default_factory=list)     # the actors now in use, each with its queued files
 
     def __call__(self, analyse: AnalyseFn, paths: list[str]) -> Iterator[Outcome]:
         if not paths:
@@ -200,7 +201,7 @@ class RayExecutor:
         owned = not ray.is_initialized()
         if owned:
             self._connect(ray)
-        slots: list[_Slot] = []
+        slots = self.slots = []
         self._head = _HeadProbe(ray.get_runtime_context().gcs_address, self.lost_after)
         try:
             yield from self._run(ray, paths, slots)

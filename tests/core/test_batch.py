@@ -22,7 +22,12 @@ SOME_FAILED = 6
 @pytest.fixture
 def evidence(tmp_path) -> Path:
     """Six real files: four FFHQ / StyleGAN faces and two FF++ clips."""
-    folder = tmp_path / "evidence"
+    return copy_evidence(tmp_path)
+
+
+def copy_evidence(root: Path) -> Path:
+    """The six files of `evidence`, copied into root/evidence (also used by the cluster tests)."""
+    folder = root / "evidence"
     (folder / "clips").mkdir(parents=True)
     for label in ("real", "fake"):
         for photo in sorted(require_data("ffhq_stylegan", label).glob("*.jpg"))[:2]:
