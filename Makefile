@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench lint install default-model eval-default
+.PHONY: run test test-fast bench lint install default-model eval-default package
 
 run: $(STAMP)
 	$(BIN)/ffd-desktop
@@ -26,12 +26,17 @@ default-model: $(STAMP)
 eval-default: $(STAMP)
 	$(BIN)/python -m core.training.default_model --eval-only --work build/default-model --out resources/models/default
 
+# The one-folder desktop bundle (dist/ffd-desktop: ffd-desktop and ffd) and its smoke check; see packaging/README.md.
+package: $(STAMP)
+	$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install --quiet "pyinstaller>=6.10,<7"
+	$(BIN)/python packaging/build.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py core/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
