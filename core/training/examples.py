@@ -26,6 +26,7 @@ class Examples:
     fake: torch.Tensor                  # N long
     methods: list[str | None] = field(default_factory=list)
     videos: list[str] = field(default_factory=list)   # source file of each crop (video-level metrics)
+    groups: list[str] = field(default_factory=list)   # scene of each crop: its group, else its file (paired batches)
 
     def __len__(self) -> int:
         return len(self.fake)
@@ -40,15 +41,27 @@ class Examples:
     def subset(self, mask: np.ndarray) -> Examples:
         keep = np.flatnonzero(mask)
         return Examples(self.crops[keep], self.fake[keep], [self.methods[i] for i in keep],
-                        [self.videos[i] for i in keep])
+                        [self.videos[i] for i in keep], [self.groups[i] for i in keep])
+
+    def grouped_order(self, generator: torch.Generator) -> torch.Tensor:
+        """A shuffled order that keeps each scene's crops next to each other, so a batch holds a real face and the
+        fakes made from it (or its self-blend) together: the gradient then sees what differs within a scene (the
+        manipulation) instead of what tells scenes apart."""
+        members: dict[str, list[int]] = {}
+        for i, group in enumerate(self.groups):
+            members.setdefault(group, []).append(i)
+        scenes = list(members.values())
+        order = [scenes[int(k)] for k in torch.randperm(len(scenes), generator=generator)]
+        return torch.tensor([i for scene in order for i in scene], dtype=torch.long)
 
 
 def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: int = 0, seed: int = 0,
            max_crops_per_file: int | None = None) -> Examples:
     """All cached crops of `samples` resized to `size`, plus `sbi_copies` pseudo-fakes per real crop."""
     rng = np.random.default_rng(seed)
-    crops, fake, methods, videos = [], [], [], []
+    crops, fake, methods, videos, groups = [], [], [], [], []
     for sample in samples:
+        scene = f"group:{sample.group}" if sample.group else sample.path
         faces = cache.crops(sample)[:max_crops_per_file]
         marks = cache.landmarks(sample)[:max_crops_per_file] if sbi_copies and sample.label == 0 else None
         for i, face in enumerate(faces):
@@ -56,6 +69,7 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
             fake.append(sample.label)
             methods.append(sample.method if sample.label else None)
             videos.append(sample.path)
+            groups.append(scene)
             for copy in range(sbi_copies if marks is not None else 0):
                 landmarks = marks[i] if not np.isnan(marks[i]).any() else None
                 try:
@@ -66,10 +80,11 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
                 fake.append(1)
                 methods.append(SBI_METHOD)
                 videos.append(f"{sample.path}#sbi{copy}")
+                groups.append(scene)
     if not crops:
         return Examples(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
     stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos)
+    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups)
 
 
 def _resize(face: np.ndarray, size: int) -> np.ndarray:

@@ -64,6 +64,7 @@ class TrainConfig:
     half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
     augment: bool = False                # fresh JPEG / blur / colour / zoom each epoch (core.training.augment)
     crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
+    paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else {"hamlet": 1e-3, "clip": 3e-4}.get(self.detector, 1e-4)
@@ -218,7 +219,8 @@ class Trainer:
     def _epoch(self, detector, train: Examples, optimizer, scheduler, scaler, epoch: int, features) -> float:
         cfg = self.config
         detector.train()
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        shuffle = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        order = train.grouped_order(shuffle) if cfg.paired_batches else torch.randperm(len(train), generator=shuffle)
         rng = np.random.default_rng(cfg.seed * 1000 + epoch)
         steps = math.ceil(len(train) / cfg.batch_size)
         total, started = 0.0, time.time()

@@ -95,3 +95,49 @@ def test_augmentation_is_reproducible_changes_pixels_and_keeps_shape():
     assert torch.equal(a, b) and not torch.equal(a, c)
     changed = (a.float() - faces.float()).abs().flatten(1).mean(1)
     assert (changed > 0.5).sum() >= 4   # most faces are degraded somehow (JPEG alone has p = 0.7)
+
+
+def test_ffpp_fakes_share_a_group_with_the_real_crops_of_their_scene(rows, tmp_path):
+    """A fake and its target's real crop (same background, different face) are found by their borders and grouped;
+    groups never cross the authors' split, so the split stays valid and validation holds no trained-on scene."""
+    ffpp = [r for r in rows if r["source"] == "ffpp_faces"]
+    groups: dict[str, set[str]] = {}
+    for r in ffpp:
+        groups.setdefault(r["group"], set()).add(r["label"])
+    assert all(r["group"].startswith(f"ffpp-{r['split']}-") for r in ffpp)
+    mixed = sum(labels == {"real", "fake"} for labels in groups.values())
+    assert mixed >= 700                                         # most scenes pair real and fake crops
+    assert max(sum(r["group"] == g for r in ffpp) for g in list(groups)[:200]) <= 20   # no runaway chains
+    samples = read_manifest(write_manifest(require_data(), tmp_path / "data.csv"))
+    check_no_leak(split_samples(samples, (0.78, 0.12, 0.10), seed=0))   # grouping keys cover the scenes
+
+
+def test_a_fake_crop_matches_its_own_real_scene_not_a_random_one():
+    from core.training.scenes import border_signature, scene_groups
+
+    folder = require_data("ffpp_faces")
+    pairs = [r for r in csv.DictReader((folder / "manifest.csv").open()) if r["split"] == "test"]
+    paths = [str(folder / r["file"]) for r in pairs]
+    sig = np.stack([border_signature(p) for p in paths])
+    similar = sig @ sig.T
+    np.fill_diagonal(similar, -1)
+    fake = np.array([r["label"] == "fake" for r in pairs])
+    best_real = similar[fake][:, ~fake].max(axis=1)
+    assert np.median(best_real) > 0.9                      # a real crop of the same scene exists for most fakes
+    assert np.median(similar[~fake][:, ~fake]) < 0.6       # unrelated real scenes do not correlate
+    numbers = scene_groups(paths)
+    assert len(numbers) == len(paths) and numbers[0] == 0 and 1 < len(set(numbers)) < len(paths)
+
+
+def test_grouped_order_keeps_each_scene_together_and_is_a_permutation():
+    from core.training.examples import Examples
+
+    groups = ["a", "b", "a", "c", "b", "a", "d"]
+    ex = Examples(torch.zeros(7, 3, 4, 4, dtype=torch.uint8), torch.tensor([0, 0, 1, 1, 1, 1, 0]),
+                  [None] * 7, [str(i) for i in range(7)], groups)
+    order = ex.grouped_order(torch.Generator().manual_seed(1)).tolist()
+    assert sorted(order) == list(range(7))
+    seen = [groups[i] for i in order]
+    runs = [g for k, g in enumerate(seen) if k == 0 or seen[k - 1] != g]
+    assert len(runs) == len(set(groups))                   # every scene forms one contiguous run
+    assert ex.grouped_order(torch.Generator().manual_seed(1)).tolist() == order
