@@ -3,6 +3,8 @@
     python benchmarks/cluster_bench.py [--model DIR] [--fps 1] [--repeat 1] [--runs local,ray1,ray2]
                                        [--csv benchmarks/cluster_results.csv]
 
+Runs: local (the plain local batch), ray1 / ray2 (`--ray local --ray-actors 1` / `2`), local1 (the local batch with
+OMP_NUM_THREADS=1, as each Ray worker runs: on a busy machine one thread per process can be the faster choice).
 Each run is the real command as a user types it (a subprocess, a fresh results file), timed from start to exit.
 New lines are watched as they land, so each run also gives its start-up (time to the first line: Python, the model,
 for Ray the cluster and every actor's model) and its steady rate (lines after the first, per minute), which is what
@@ -16,6 +18,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,15 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ffpp_c23_videos"
-RUNS = {"local": [], "ray1": ["--ray", "local", "--ray-actors", "1"], "ray2": ["--ray", "local", "--ray-actors", "2"]}
+RUNS = {"local": [], "ray1": ["--ray", "local", "--ray-actors", "1"], "ray2": ["--ray", "local", "--ray-actors", "2"],
+        "local1": []}   # the local batch on one thread, as a Ray worker with one CPU runs (Ray sets OMP_NUM_THREADS=1)
+ENV = {"local1": {"OMP_NUM_THREADS": "1"}}
 
 
-def run_batch(folder: Path, out: Path, extra: list[str], args) -> dict:
+def run_batch(folder: Path, out: Path, extra: list[str], env: dict, args) -> dict:
     """One `ffd batch` run; the time each line appeared, as seen by polling the results file."""
     command = [sys.executable, "-m", "core.cli", "batch", str(folder), "--out", str(out), "--quiet",
                "--fps", str(args.fps), *(["--model", args.model] if args.model else []), *extra]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **env})
     seen: list[float] = []
     while proc.poll() is None:
         count = out.read_bytes().count(b"\n") if out.exists() else 0
@@ -81,7 +87,7 @@ def main() -> int:
             for clip in clips:
                 shutil.copy(clip, folder / f"{n}_{clip.parent.name}_{clip.name}")
         for name in args.runs.split(","):
-            result = run_batch(folder, Path(tmp) / f"{name}.jsonl", RUNS[name], args)
+            result = run_batch(folder, Path(tmp) / f"{name}.jsonl", RUNS[name], ENV.get(name, {}), args)
             rows.append({"run": name, **result})
             print(f"{name:6s} {result['wall_s']:8.1f} {result['files_per_min']:10.2f} {result['first_line_s']:11.1f} "
                   f"{result['steady_files_per_min']:11.2f} {result['per_file_s']:11.2f}", flush=True)
