@@ -217,6 +217,10 @@ class RayExecutor:
             if self.address == "local":
                 ray.init(address="local", include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
+                bound = {node["NodeManagerAddress"] for node in ray.nodes()}
+                if bound != {"127.0.0.1"}:      # Ray was imported before import_ray could set it up
+                    ray.shutdown()
+                    raise ClusterError(f"--ray local must bind to 127.0.0.1, Ray used {', '.join(bound)}")
             else:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
