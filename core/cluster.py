@@ -274,8 +274,12 @@ class RayExecutor:
             if spares:
                 spares -= 1
                 start()
-            elif not slots:
+            elif not slots and self.nodes:
                 raise ClusterError("every Ray worker died and no replacement could be started")
+            elif not slots:
+                raise ClusterError("no Ray worker could start (the Ray logs on the nodes say why; a driver whose "
+                                   "RAY_AUTH_MODE differs from the cluster's does this too: set RAY_AUTH_MODE=token "
+                                   "or disabled to match the cluster)")
 
         while todo or any(s.queue for s in slots):
             now = time.monotonic()
