@@ -84,12 +84,12 @@ def _freeze_loaded_objects() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
-    from ffd_desktop.startup_check import EXIT_NO_DISPLAY, problem
+    from ffd_desktop.startup_check import EXIT_NO_WINDOW, problem
 
     trouble = problem()               # before Qt loads its platform plugin, which would abort with a vaguer message
     if trouble:
         print(trouble, file=sys.stderr)
-        return EXIT_NO_DISPLAY
+        return EXIT_NO_WINDOW
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from ffd_desktop import logfile
 

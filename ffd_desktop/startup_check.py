@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXIT_NO_DISPLAY = 2
+EXIT_NO_WINDOW = 2          # no display, or a missing system library: documented in the README
 PLUGINS = {"xcb": "libqxcb.so", "wayland": "libqwayland.so"}    # the platforms that need a display
 DISPLAY_VARIABLE = {"xcb": "DISPLAY", "wayland": "WAYLAND_DISPLAY"}
 # Sonames whose Debian package does not follow the naming rule below.
