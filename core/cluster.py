@@ -157,7 +157,7 @@ class _HeadProbe:
                                    f"has not answered for {self.lost_after:.0f} s ({exc})") from None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Task:
     path: str
     sha256: str | None          # the driver's own hash of the file
@@ -165,7 +165,7 @@ class _Task:
     started: float | None = None  # when it became the file its actor is running
 
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     handle: object
     ready: object               # the load() call's reference until the model is loaded, then None
@@ -184,11 +184,11 @@ class RayExecutor:
     device: str = "auto"
     actors: int | None = None   # default: one per GPU, or one per CPU when the cluster has no GPU
     ship_bytes: bool = False
-    per_actor: int = 2
-    file_timeout: float = 1800.0
-    start_timeout: float = 600.0
-    poll_s: float = 1.0
-    max_kills: int = 2
+    per_actor: int = 2          # files queued on one actor: the one it runs and the next, ready to start at once
+    file_timeout: float = 1800.0  # seconds a file may run before it gets an error line and its actor is replaced
+    start_timeout: float = 600.0  # seconds an actor may take to load the model (or to be placed at all)
+    poll_s: float = 1.0         # the longest single wait for a result; timeouts are checked between waits
+    max_kills: int = 2          # a file that was running when this many actors died gets an error line
     lost_after: float = 10.0    # seconds the head node has not answered: the cluster is lost
     started_actors: int = 0     # how many actors this batch started (replacements included)
     nodes: set = field(default_factory=set)       # hosts whose actors loaded the model
@@ -233,12 +233,12 @@ class RayExecutor:
         wanted = self.actors or slots
         if wanted > slots or not slots:
             raise ClusterUsageError(f"--ray-actors {wanted}: the cluster at {self.address!r} has {slots} {unit} "
-                               f"slot(s) (one actor each)")
+                                    "slot(s) (one actor each)")
         options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
         return wanted, {**options, "max_restarts": 0, "max_task_retries": 0, "scheduling_strategy": "SPREAD"}
 
     def _run(self, ray, paths: list[str], slots: list[_Slot]) -> Iterator[Outcome]:
-        from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         count, options = self._actor_options(ray)
         actor_class = ray.remote(_Analyser).options(**options)
@@ -313,7 +313,7 @@ class RayExecutor:
                         raise ClusterError(f"a Ray worker could not start: {cause}") from None
                     yield self._finish(slot, ref).path, cause
                     continue
-                except (RayActorError, GetTimeoutError, RayError) as exc:
+                except RayError as exc:         # the actor died, or its node, or the bytes it was sent
                     log.debug("ray: actor lost", exc_info=exc)
                     yield from lost(slot)
                     continue
@@ -326,8 +326,14 @@ class RayExecutor:
             now = time.monotonic()
             for slot in list(slots):
                 if slot.ready is not None and now - slot.since > self.start_timeout:
-                    raise ClusterError(f"a Ray worker did not load the model within {self.start_timeout:.0f} s "
-                                       "(no free slot on the cluster, or a node is unreachable)")
+                    self._kill(ray, slot)       # the others go on without it
+                    slots.remove(slot)
+                    log.warning("ray: a worker did not load the model within %.0f s; going on without it",
+                                self.start_timeout)
+                    if not slots:
+                        raise ClusterError(f"no Ray worker loaded the model within {self.start_timeout:.0f} s "
+                                           "(no free slot on the cluster, or a node is unreachable)")
+                    continue
                 head = slot.queue[0] if slot.queue else None
                 if head and head.started is not None and now - head.started > self.file_timeout:
                     yield from lost(slot, f"no result within {self.file_timeout:.0f} s; its worker was stopped")
