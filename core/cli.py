@@ -330,8 +330,9 @@ def cmd_batch(args) -> int:
             raise CancelledError(f"interrupted: the {results.lines} finished line(s) are kept in {args.out}; "
                                  "run the same command again to resume") from None
         except ClusterError as exc:
-            raise ClusterError(f"{exc}; the {results.lines} finished line(s) are kept in {args.out}: run the same "
-                               "command again to resume") from None
+            kept = f"the {results.lines} finished line(s) are kept in {args.out}: run the same command again to " \
+                "resume" if results.lines else "nothing was written"
+            raise ClusterError(f"{exc}; {kept}") from None
     retry = f" ({summary.failed_before} kept from an earlier run: --retry-errors redoes them)" \
         if summary.failed_before else ""
     print(f"{summary.inputs} file(s): {summary.analysed} analysed, {summary.skipped} skipped (already done), "

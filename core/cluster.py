@@ -224,7 +224,9 @@ class RayExecutor:
             else:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the Ray cluster at {self.address!r}: {exc}") from None
+            why = "no running Ray cluster found on this machine (start one with `ray start --head`, or use --ray " \
+                "local)" if self.address == "auto" and "Could not find any running Ray" in str(exc) else str(exc)
+            raise ClusterError(f"cannot reach the Ray cluster at {self.address!r}: {why}") from None
 
     def _actor_options(self, ray) -> tuple[int, dict]:
         resources = ray.cluster_resources()
