@@ -226,6 +226,10 @@ def test_cli_without_ray_says_how_to_install_it(evidence, tmp_path, tiny_model_d
     assert "--ship-bytes and --ray-actors need --ray ADDRESS" in run.stderr
     assert not (tmp_path / "r.jsonl").exists()
 
+    lazy = subprocess.run([sys.executable, "-c", "import sys, core.cli, core.cluster; print('ray' in sys.modules)"],
+                          capture_output=True, text=True, timeout=120)
+    assert lazy.stdout.strip() == "False", lazy.stderr        # the desktop install never needs Ray
+
 
 def test_cli_lost_cluster_stops_with_exit_7_and_keeps_finished_lines(evidence, tmp_path, tiny_model_dir):
     """A head node of its own (`ray start --head --block`, loopback only) is killed after the first line."""
