@@ -24,6 +24,14 @@ Architectures as data: ``resources/model_configs/<arch>.json`` is a plain open_c
    GroupNorm stem reached validation AUC 0.63 and a BatchNorm stem 0.74 (a plain BatchNorm CNN: 0.80; the earlier
    one-convolution-per-stage GroupNorm stem: 0.59). In a frozen backbone BatchNorm is in eval mode and uses its
    stored statistics, so any batch size, 1 included, gives the same scores.
+
+``dct`` stem (`DCTStem`): the JPEG view of a face. Fixed 8x8 block DCTs of the luma and both chroma planes,
+log-magnitude per coefficient (192 channels per block), BatchNorm, a 1x1 and a 3x3 convolution over neighbouring
+blocks, then a (P/8 x P/8)-block stride to one token per patch. Compression history, blending and resampling leave
+their marks on the block spectra, the face interior differs from its surroundings, and a fixed transform gives a
+from-scratch model those statistics on its first step: on FaceForensics++ training crops (scene-grouped
+validation, 3 epochs, 192 px) a linear model on block-DCT statistics reached AUC 0.63, this stem with a pooled
+linear head 0.70-0.72 in a minute of CPU, while the forensic stem and a plain CNN stayed at 0.48-0.51.
 """
 
 from __future__ import annotations
@@ -116,3 +124,49 @@ class ForensicStem(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(torch.cat([x, self.residuals(x)], dim=1))
+
+
+def dct_basis(n: int = 8) -> torch.Tensor:
+    """The n*n orthonormal 2-D DCT-II basis as convolution kernels (n*n x 1 x n x n)."""
+    k = torch.arange(n, dtype=torch.float64)
+    scale = torch.full((n,), math.sqrt(2.0 / n), dtype=torch.float64)
+    scale[0] = math.sqrt(1.0 / n)
+    cos = scale[:, None] * torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / (2 * n))  # frequency x position
+    return torch.einsum("ui,vj->uvij", cos, cos).reshape(n * n, 1, n, n).float()
+
+
+@register_stem("dct")
+class DCTStem(nn.Module):
+    """Block-DCT log-magnitudes of Y, Cb, Cr, then convolutions over blocks to one token per patch (module doc)."""
+
+    BLOCK = 8
+
+    def __init__(self, width: int, patch_size: int, channels: int = 128):
+        super().__init__()
+        if patch_size % self.BLOCK:
+            raise ModelError(f"dct stem needs a patch size that is a multiple of {self.BLOCK}, got {patch_size}")
+        merge = patch_size // self.BLOCK
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("basis", dct_basis(self.BLOCK), persistent=False)
+        # RGB -> YCbCr (JPEG's full-range matrix), rows are Y, Cb, Cr
+        self.register_buffer("ycbcr", torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                                                    [0.5, -0.418688, -0.081312]]), persistent=False)
+        spectra = 3 * self.BLOCK * self.BLOCK
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(spectra),
+            nn.Conv2d(spectra, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.GELU(),
+            nn.Conv2d(channels, width, merge, stride=merge),  # the ViT's ln_pre follows
+        )
+
+    def spectra(self, x: torch.Tensor) -> torch.Tensor:
+        """log(1 + |DCT|) of every 8x8 block of Y, Cb, Cr on the 0..255 scale: N x 192 x H/8 x W/8."""
+        pixels = (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * 255.0 - 128.0
+        planes = torch.einsum("cd,ndhw->nchw", self.ycbcr.to(x.dtype), pixels)
+        n, c, h, w = planes.shape
+        coeffs = F.conv2d(planes.reshape(n * c, 1, h, w), self.basis.to(x.dtype), stride=self.BLOCK)
+        return torch.log1p(coeffs.abs()).reshape(n, c * self.BLOCK * self.BLOCK, *coeffs.shape[-2:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.spectra(x))

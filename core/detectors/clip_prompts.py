@@ -59,9 +59,22 @@ class ClipPromptDetector(Detector):
                                                            and self.config["train_logit_scale"]):
                     param.requires_grad_(False)
         self._tokens: dict[str, torch.Tensor] = {}
+        self._frozen_text: dict[str, torch.Tensor] = {}   # caption -> embedding, when the text tower is frozen
         self.probe = nn.Linear(backbone.embed_dim, 2) if self.config["probe_weight"] > 0 else None
 
     def _text(self, captions: list[str]) -> torch.Tensor:
+        if not self.config["train_text"]:  # a frozen tower gives each caption one embedding: encode it once
+            device = self.model.logit_scale.device
+            if any(v.device != device for v in self._frozen_text.values()):
+                self._frozen_text.clear()  # moved to another device since
+            missing = [c for c in captions if c not in self._frozen_text]
+            if missing:
+                with torch.no_grad():
+                    self._frozen_text.update(zip(missing, self._encode_text(missing), strict=True))
+            return torch.stack([self._frozen_text[c] for c in captions])
+        return self._encode_text(captions)
+
+    def _encode_text(self, captions: list[str]) -> torch.Tensor:
         device = self.model.logit_scale.device
         missing = [c for c in captions if c not in self._tokens]
         if missing:

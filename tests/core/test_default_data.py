@@ -94,7 +94,7 @@ def test_augmentation_is_reproducible_changes_pixels_and_keeps_shape():
     assert a.shape == faces.shape and a.dtype == torch.uint8
     assert torch.equal(a, b) and not torch.equal(a, c)
     changed = (a.float() - faces.float()).abs().flatten(1).mean(1)
-    assert (changed > 0.5).sum() >= 4   # most faces are degraded somehow (JPEG alone has p = 0.7)
+    assert (changed > 0.5).sum() >= 3   # many faces are degraded somehow (colour alone has p = 0.5)
 
 
 def test_ffpp_fakes_share_a_group_with_the_real_crops_of_their_scene(rows, tmp_path):

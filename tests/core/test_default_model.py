@@ -13,7 +13,7 @@ from safetensors import safe_open
 from core.detectors.clip_prompts import dct_patch_embedding_
 from core.models import load_model, read_bundle
 from core.paths import resources_dir
-from tests.conftest import TINY_ARCH, load_face_images, require_data
+from tests.conftest import load_face_images, require_data
 
 SHIPPED = resources_dir() / "models" / "default"
 
@@ -77,7 +77,8 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     from core.training.default_model import build
 
     out = tmp_path / "model"
-    card = build(require_data(), tmp_path / "work", out, arch=TINY_ARCH, max_files=80, epochs=1,
+    arch = "ffd-test-tiny-dct"   # the recipe's own stem type, at test size
+    card = build(require_data(), tmp_path / "work", out, arch=arch, max_files=80, epochs=1,
                  frames_per_video=2, log=lambda m: None, cache_dir=tmp_path / "cache")
     splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
               for stage in ("backbone", "hamlet", "mfclip", "baseline")]
@@ -93,7 +94,7 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
         assert {"frame", "frame_no_sbi", "sbi_frame", "video", "methods"} <= set(result)
     assert {"ffpp_pooled", "sbi_ffpp"} <= set(card["headline"]["hamlet"])
     assert card["metrics"]["ffpp_c23_videos"]["files"] == 7
-    assert bundle.name.startswith(f"FFD default ({TINY_ARCH}, trained from scratch; FF++ test AUC ")
+    assert bundle.name.startswith(f"FFD default ({arch}, trained from scratch; FF++ test AUC ")
     assert "not for casework" in bundle.name     # an untrained tiny model cannot claim more
     card_text = (out / "MODEL_CARD.md").read_text()
     assert "| hamlet |" in card_text and "| plain CNN baseline (cnn) |" in card_text

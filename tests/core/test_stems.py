@@ -106,3 +106,42 @@ def test_a_frozen_batchnorm_tower_scores_a_face_the_same_alone_or_in_a_batch_and
         batch = detector(faces).p_fake
         alone = torch.cat([detector(faces[i:i + 1]).p_fake for i in range(len(faces))])
     assert torch.allclose(batch, alone, atol=1e-5)
+
+
+def test_dct_basis_is_the_jpeg_transform():
+    import cv2
+
+    from core.backbones.stems import dct_basis
+
+    block = np.random.default_rng(0).uniform(-128, 127, (8, 8)).astype(np.float32)
+    ours = torch.nn.functional.conv2d(torch.from_numpy(block)[None, None], dct_basis()).flatten().numpy()
+    assert np.allclose(ours, cv2.dct(block).flatten(), atol=1e-3)
+
+
+def test_dct_stem_reads_block_spectra_of_real_faces_and_makes_one_token_per_patch():
+    from core.backbones.stems import DCTStem
+
+    stem = DCTStem(width=48, patch_size=16, channels=16).eval()
+    flat = stem.spectra(_clip_normalise(torch.full((1, 3, 64, 64), 0.5)))
+    assert flat.shape == (1, 192, 8, 8)
+    assert flat[:, 1:64].abs().max() < 1e-2          # a flat block has only a DC coefficient
+    face = _clip_normalise(load_face_images("real", 2, 64))
+    spectra = stem.spectra(face)
+    assert spectra[:, 1:64].mean() > 0.5              # real texture has AC energy
+    with torch.no_grad():
+        assert stem(face).shape == (2, 48, 4, 4)
+    with pytest.raises(ModelError, match="multiple of 8"):
+        DCTStem(width=48, patch_size=12)
+
+
+def test_shipped_dct_architecture_builds_by_name_and_both_detectors_run_on_it():
+    from core.backbones.stems import DCTStem
+
+    assert stem_config("ffd-dct")["type"] == "dct"
+    backbone = load_backbone("ffd-dct", allow_random=True)
+    assert isinstance(backbone.model.visual.conv1, DCTStem) and backbone.image_size == 192
+    faces = load_face_images("fake", 2, 192)
+    for name in ("hamlet", "mfclip"):
+        with torch.no_grad():
+            out = build_detector(name, backbone).eval()(faces)
+        assert out.p_fake.shape == (2,) and torch.isfinite(out.p_fake).all()
