@@ -87,8 +87,21 @@ def apply_stem(model: nn.Module, arch: str) -> nn.Module:
     return model
 
 
+class _PixelStem(nn.Module):
+    """A stem that reads pixel values: it undoes open_clip's normalisation of its input."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+
+    def pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """CLIP-normalised images -> RGB on the 0..255 scale."""
+        return (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * 255.0
+
+
 @register_stem("forensic")
-class ForensicStem(nn.Module):
+class ForensicStem(_PixelStem):
     """Fixed SRM + NPR residuals beside RGB, then a strided convolution stack to the ViT width (see module doc)."""
 
     def __init__(self, width: int, patch_size: int, channels: int = 32, groups: int = 8, depth: int = 2,
@@ -97,8 +110,6 @@ class ForensicStem(nn.Module):
         stages = int(round(math.log2(patch_size)))
         if 2 ** stages != patch_size or stages < 1:
             raise ModelError(f"forensic stem needs a power-of-two patch size, got {patch_size}")
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("srm", srm_kernels(), persistent=False)
         layers: list[nn.Module] = []
         in_ch = 3 + 3 + 3  # RGB, SRM, NPR
@@ -114,7 +125,7 @@ class ForensicStem(nn.Module):
 
     def residuals(self, x: torch.Tensor) -> torch.Tensor:
         """SRM and NPR residuals (N x 6 x H x W, in [-1, 1]) of CLIP-normalised images."""
-        pixels = (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * 255.0
+        pixels = self.pixels(x)
         srm = F.conv2d(F.pad(pixels, (2, 2, 2, 2), mode="reflect"), self.srm.to(x.dtype))
         h, w = pixels.shape[-2:]
         down = pixels[..., : h - h % 2 : 2, : w - w % 2 : 2]
@@ -136,7 +147,7 @@ def dct_basis(n: int = 8) -> torch.Tensor:
 
 
 @register_stem("dct")
-class DCTStem(nn.Module):
+class DCTStem(_PixelStem):
     """Block-DCT log-magnitudes of Y, Cb, Cr, then convolutions over blocks to one token per patch (module doc)."""
 
     BLOCK = 8
@@ -146,8 +157,6 @@ class DCTStem(nn.Module):
         if patch_size % self.BLOCK:
             raise ModelError(f"dct stem needs a patch size that is a multiple of {self.BLOCK}, got {patch_size}")
         merge = patch_size // self.BLOCK
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("basis", dct_basis(self.BLOCK), persistent=False)
         # RGB -> YCbCr (JPEG's full-range matrix), rows are Y, Cb, Cr
         self.register_buffer("ycbcr", torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
@@ -162,8 +171,7 @@ class DCTStem(nn.Module):
 
     def spectra(self, x: torch.Tensor) -> torch.Tensor:
         """log(1 + |DCT|) of every 8x8 block of Y, Cb, Cr on the 0..255 scale: N x 192 x H/8 x W/8."""
-        pixels = (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * 255.0 - 128.0
-        planes = torch.einsum("cd,ndhw->nchw", self.ycbcr.to(x.dtype), pixels)
+        planes = torch.einsum("cd,ndhw->nchw", self.ycbcr.to(x.dtype), self.pixels(x) - 128.0)
         n, c, h, w = planes.shape
         coeffs = F.conv2d(planes.reshape(n * c, 1, h, w), self.basis.to(x.dtype), stride=self.BLOCK)
         return torch.log1p(coeffs.abs()).reshape(n, c * self.BLOCK * self.BLOCK, *coeffs.shape[-2:])

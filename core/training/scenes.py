@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.errors import BadInputError
+from core.training.splits import UnionFind
 
 THUMB = 24            # thumbnail side in pixels
 INNER = (5, 19)       # the masked face interior of the thumbnail (rows and columns)
@@ -40,19 +41,10 @@ def border_signature(path: str) -> np.ndarray:
 def scene_groups(paths: Sequence[str], threshold: float = THRESHOLD) -> list[int]:
     """A group number per path (0, 1, ... in order of first appearance); same number = same scene."""
     signatures = np.stack([border_signature(p) for p in paths]) if paths else np.zeros((0, 1), np.float32)
-    parent = list(range(len(paths)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    scenes = UnionFind(len(paths))
     for start in range(0, len(paths), 1024):  # blocks keep the similarity matrix small
         similar = signatures[start:start + 1024] @ signatures.T
         for i, j in zip(*np.nonzero(similar > threshold), strict=True):
-            a, b = find(start + int(i)), find(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+            scenes.union(start + int(i), int(j))
     numbers: dict[int, int] = {}
-    return [numbers.setdefault(find(i), len(numbers)) for i in range(len(paths))]
+    return [numbers.setdefault(scenes.find(i), len(numbers)) for i in range(len(paths))]

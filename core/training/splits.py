@@ -39,7 +39,9 @@ VERSION = 1
 _MAX_LISTED = 5
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets over 0..n-1 (the smaller index is a set's root): samples tied by shared keys, scenes."""
+
     def __init__(self, n: int):
         self.parent = list(range(n))
 
@@ -60,7 +62,7 @@ class _UnionFind:
 def components(samples: Sequence[Sample]) -> list[list[Sample]]:
     """Samples joined by shared grouping keys; each component sorted by path, components by first path."""
     ordered = sorted(samples, key=lambda s: s.path)
-    uf = _UnionFind(len(ordered))
+    uf = UnionFind(len(ordered))
     owner: dict[str, int] = {}
     for i, sample in enumerate(ordered):
         for key in grouping_keys(sample):
