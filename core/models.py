@@ -11,6 +11,8 @@ layout, so `ffd analyze --model DIR`, the GUI and the trainer's "use this model"
 Every weight file's SHA-256 is pinned in model.json (backbone and detectors) and verified on load.
 `crop_margin` is the face-crop side in units of the face detector's box (``core.faces.align_crop``): a detector
 scores faces cut the way its training faces were cut, so the model says how, and the engine cuts accordingly.
+`crop_jpeg` (optional, ``{"side": 299, "quality": 95}``) says its training faces were stored as JPEG: crops are
+then passed through JPEG the same way before scoring (``core.faces.align_crop``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ class ModelBundle:
     detectors: dict[str, dict]          # name -> {"checkpoint": path relative to root, "threshold": float}
     card: dict = field(default_factory=dict)
     crop_margin: float = DEFAULT_CROP_MARGIN
+    crop_jpeg: dict | None = None       # {"side": px, "quality": 1-100}: training faces were stored as JPEG
+
+    @property
+    def jpeg(self) -> tuple[int, int] | None:
+        """``crop_jpeg`` as ``align_crop`` takes it."""
+        return (self.crop_jpeg["side"], self.crop_jpeg["quality"]) if self.crop_jpeg else None
 
     def checkpoint(self, detector: str) -> Path:
         if detector not in self.detectors:
@@ -56,14 +64,17 @@ class ModelBundle:
         backbone = {k: v for k, v in self.backbone.to_dict().items() if v is not None}
         if self.backbone.weights:
             backbone["weights"] = os.path.relpath(self.backbone.weights, self.root)
-        return {"format": FORMAT, "name": self.name, "backbone": backbone, "detectors": self.detectors,
+        data = {"format": FORMAT, "name": self.name, "backbone": backbone, "detectors": self.detectors,
                 "crop_margin": self.crop_margin, "card": self.card}
+        if self.crop_jpeg:
+            data["crop_jpeg"] = self.crop_jpeg
+        return data
 
     def save(self) -> None:
         atomic_write_text(self.root / "model.json", json.dumps(self.to_dict(), indent=2))
 
 
-_MODEL_KEYS = ("format", "name", "backbone", "detectors", "crop_margin", "card")
+_MODEL_KEYS = ("format", "name", "backbone", "detectors", "crop_margin", "crop_jpeg", "card")
 _BACKBONE_KEYS = ("arch", "pretrained", "weights", "sha256")
 _DETECTOR_KEYS = ("checkpoint", "sha256", "threshold")
 
@@ -104,13 +115,24 @@ def read_bundle(path: str | Path) -> ModelBundle:
     margin = data.get("crop_margin", DEFAULT_CROP_MARGIN)
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1.0 <= margin <= 3.0:
         raise ModelError(f"crop_margin must be a number from 1 to 3, got {margin!r}", path=str(manifest))
+    crop_jpeg = _check_crop_jpeg(data.get("crop_jpeg"), bad)
     name, card = data.get("name", root.name), data.get("card", {})
     if not isinstance(name, str):
         raise bad(f'"name" must be a string, got {name!r}')
     if not isinstance(card, dict):
         raise bad(f'"card" must be an object, got {type(card).__name__}')
     return ModelBundle(root=root, name=name, backbone=BackboneSpec(**bb), detectors=detectors, card=card,
-                       crop_margin=float(margin))
+                       crop_margin=float(margin), crop_jpeg=crop_jpeg)
+
+
+def _check_crop_jpeg(value, bad) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"side", "quality"} or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.values()) or not (
+            16 <= value["side"] <= 2048 and 1 <= value["quality"] <= 100):
+        raise bad(f'"crop_jpeg" must be {{"side": 16-2048, "quality": 1-100}} (whole numbers), got {value!r}')
+    return dict(value)
 
 
 def _read_json_object(file: Path, what: str) -> dict:
@@ -193,7 +215,8 @@ class LoadedModel:
         path = self.bundle.checkpoint(detector)
         return {"name": self.bundle.name, "detector": detector, "arch": self.backbone.arch,
                 "weights_sha256": self.backbone.weights_sha256, "detector_sha256": cached_sha256(str(path)),
-                "threshold": self.bundle.threshold(detector), "crop_margin": self.bundle.crop_margin}
+                "threshold": self.bundle.threshold(detector), "crop_margin": self.bundle.crop_margin,
+                "crop_jpeg": self.bundle.crop_jpeg}
 
 
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
@@ -206,7 +229,7 @@ def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.de
 
 def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[str, torch.nn.Module],
                thresholds: dict[str, float] | None = None, card: dict | None = None, half: bool = False,
-               crop_margin: float = DEFAULT_CROP_MARGIN) -> ModelBundle:
+               crop_margin: float = DEFAULT_CROP_MARGIN, crop_jpeg: dict | None = None) -> ModelBundle:
     """Write a complete model folder (atomically per file).
 
     The backbone is referenced by its open_clip pretrained tag, or its weights file is copied in byte for byte (so
@@ -245,6 +268,6 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
         entries[det_name] = {"checkpoint": f"{det_name}.safetensors", "sha256": saved["weights_sha256"],
                              "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
     bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {},
-                         crop_margin=crop_margin)
+                         crop_margin=crop_margin, crop_jpeg=crop_jpeg)
     bundle.save()
     return bundle

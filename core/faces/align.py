@@ -15,6 +15,12 @@ Quality: when the face is shrunk below 0.75x (the usual case for HD video), the 
 first downscaled with INTER_AREA (cv2.warpAffine has no area filter and would alias fine texture, which
 carries the forgery traces), then rotated bilinearly; milder shrinks warp bilinearly in one step;
 enlargement uses INTER_CUBIC.
+
+Recompression (``jpeg=(side, quality)``): a model trained on faces that were saved as JPEG reads compression
+traces, so a face that never went through JPEG looks foreign to it. Such a model names the way its faces were
+stored; the crop is then cut at ``side``, JPEG-encoded at ``quality`` and decoded, and only then resized to
+``size``, the path its training faces took. The shipped default model needs it: its training crops are 299 px
+JPEG quality 95 (FaceForensics++ crops), and without it the real FF++ clip 004.mp4 scored 0.99 fake, with it 0.57.
 """
 
 from __future__ import annotations
@@ -98,8 +104,18 @@ def align_crop(
     size: int,
     margin: float = 1.3,
     identity: int | None = None,
+    jpeg: tuple[int, int] | None = None,
 ) -> AlignedFace:
-    """Cut the eye-levelled square crop of ``detection`` out of ``image_rgb`` (see module docstring)."""
+    """Cut the eye-levelled square crop of ``detection`` out of ``image_rgb`` (see module docstring); with
+    ``jpeg=(side, quality)`` the crop is cut at ``side``, passed through JPEG and resized to ``size``."""
+    if jpeg is not None:
+        side, quality = jpeg
+        face = align_crop(image_rgb, detection, side, margin, identity)
+        crop = jpeg_round_trip(face.crop, quality)
+        if side != size:
+            crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
+        matrix = np.diag([size / side, size / side]) @ face.matrix
+        return AlignedFace(crop, matrix, face.box, identity, face.angle_deg)
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image_rgb.shape} {image_rgb.dtype}")
     m = crop_matrix(detection, size, margin)
@@ -138,6 +154,14 @@ def align_crop(
         borderValue=(0, 0, 0),
     )
     return AlignedFace(crop, m, detection.box, identity, detection.eye_angle_deg)
+
+
+def jpeg_round_trip(image_rgb: np.ndarray, quality: int) -> np.ndarray:
+    """The RGB image as a JPEG decoder returns it after encoding at ``quality`` (OpenCV's libjpeg, 4:2:0)."""
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(image_rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 def paste_heatmap(

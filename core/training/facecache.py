@@ -75,6 +75,7 @@ class CacheSettings:
     min_confidence: float = 0.5
     assume_aligned: bool = False
     landmarks: bool = False  # also store 468-point face-mesh landmarks per crop (for self-blending)
+    jpeg: tuple[int, int] | None = None  # detected crops pass through JPEG (side, quality): see core.faces.align
 
     def __post_init__(self) -> None:
         if self.crop_size < 16:
@@ -96,6 +97,8 @@ class CacheSettings:
             "assume_aligned": bool(self.assume_aligned),
             "landmarks": bool(self.landmarks),
         }
+        if self.jpeg and not self.assume_aligned:  # absent otherwise: older cache keys stay valid
+            data["jpeg"] = [int(v) for v in self.jpeg]
         if self.assume_aligned:  # no detector involved
             data.pop("min_confidence")
             data.pop("margin")
@@ -400,7 +403,7 @@ class FaceCache:
                 found = [max(found, key=lambda d: d.width * d.height)] if found else []
                 ids = [0] * len(found)
             for det, identity in zip(found, ids, strict=True):
-                crops.append(align_crop(frame.image, det, s, margin=cfg.margin).crop)
+                crops.append(align_crop(frame.image, det, s, margin=cfg.margin, jpeg=cfg.jpeg).crop)
                 frames.append(frame.index)
                 identities.append(int(identity))
                 boxes.append(tuple(float(v) for v in det.box))

@@ -64,6 +64,7 @@ class TrainConfig:
     half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
     augment: bool = False                # fresh JPEG / blur / colour / zoom each epoch (core.training.augment)
     crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
+    crop_jpeg: tuple[int, int] | None = None  # (side, quality): detected crops pass through JPEG; recorded too
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
 
     def learning_rate(self) -> float:
@@ -146,7 +147,7 @@ class Trainer:
         save_split(split, self.run_dir / "split.json", root=str(root),
                    meta={"fractions": list(cfg.fractions), "seed": cfg.seed})
         settings = CacheSettings(sampling=_video_sampling(cfg.frames_per_video), assume_aligned=cfg.aligned,
-                                 margin=cfg.crop_margin,
+                                 margin=cfg.crop_margin, jpeg=cfg.crop_jpeg,
                                  landmarks=cfg.sbi_copies > 0)
         self.cache = FaceCache(self.cache_dir, settings)
 
@@ -283,7 +284,8 @@ class Trainer:
             card["metrics"] = test_metrics
         save_model(self.run_dir, f"{cfg.detector} trained on {self.data.name}", backbone, {cfg.detector: detector},
                    thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights,
-                   crop_margin=cfg.crop_margin)
+                   crop_margin=cfg.crop_margin,
+                   crop_jpeg=dict(zip(("side", "quality"), cfg.crop_jpeg, strict=True)) if cfg.crop_jpeg else None)
 
     def _finish(self, backbone, sets: dict, prepared: dict, history: list) -> dict:
         from core.detectors.checkpoint import load_detector

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -45,6 +46,28 @@ def test_shipped_default_is_compact_float16_and_carries_its_metrics():
         assert f"{figures['ffpp_pooled']:.2f}" in bundle.name
         assert len(ffpp["test"][name]["video_scores"]) == 7
     assert "| plain CNN baseline (cnn) |" in text and card["limitations"] and "Limitations" in text
+
+
+def test_shipped_default_stores_crops_the_way_its_training_faces_were_stored(tmp_path):
+    """crop_jpeg must reproduce the training files' own JPEG: same pixel size, same quantisation tables."""
+    import cv2
+    from PIL import Image
+
+    from core.faces.align import jpeg_round_trip
+
+    bundle = read_bundle(SHIPPED)
+    side, quality = bundle.jpeg
+    for folder in (("ffpp_faces", "real"), ("ffpp_faces", "fake", "FaceSwap"), ("ffhq_stylegan", "fake")):
+        stored = Image.open(sorted(require_data(*folder).glob("*.jpg"))[0])
+        face = np.asarray(stored.convert("RGB"))
+        if folder[0] == "ffpp_faces":
+            assert stored.size == (side, side)
+        ok, ours = cv2.imencode(".jpg", face[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        (tmp_path / "ours.jpg").write_bytes(ours.tobytes())
+        assert Image.open(tmp_path / "ours.jpg").quantization == stored.quantization
+    # and re-storing an already stored face the same way changes it little: the step is idempotent for them
+    again = jpeg_round_trip(face, quality)
+    assert np.abs(again.astype(int) - face).mean() < 1.5
 
 
 def test_analyze_without_a_model_uses_the_default_and_names_it(tmp_path):
@@ -88,7 +111,7 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
               for stage in ("backbone", "hamlet", "mfclip", "baseline")]
     assert splits[0] == splits[1] == splits[2] == splits[3]
     bundle = read_bundle(out)
-    assert bundle.crop_margin == 1.1
+    assert bundle.crop_margin == 1.1 and bundle.crop_jpeg == {"side": 299, "quality": 95}
     loaded = load_model(bundle, ["hamlet", "mfclip"])
     assert set(loaded.detectors) == {"hamlet", "mfclip"}
     assert all(_float_dtypes(f) == {torch.float16} for f in out.glob("*.safetensors"))

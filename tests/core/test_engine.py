@@ -140,6 +140,48 @@ def test_faces_are_cut_at_the_models_crop_margin(tiny_model_dir, tmp_path):
             read_bundle(tight_dir)
 
 
+def test_a_model_trained_on_jpeg_faces_scores_crops_stored_the_same_way(tiny_model_dir, tmp_path):
+    """crop_jpeg: the crop is cut at its side, passed through JPEG at its quality, then resized to the input."""
+    import shutil
+
+    import torch
+
+    from core.errors import ModelError
+    from core.faces import FaceDetector, align_crop
+
+    photo = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[3]
+    jpeg_dir = tmp_path / "jpeg"
+    shutil.copytree(tiny_model_dir, jpeg_dir)
+    bundle = read_bundle(jpeg_dir)
+    bundle.crop_jpeg = {"side": 299, "quality": 60}
+    bundle.save()
+    model = load_model(read_bundle(jpeg_dir), ["hamlet"])
+    assert model.bundle.jpeg == (299, 60)
+    result = analyze(str(photo), AnalysisSettings(detectors=("hamlet",)), model)
+    face = result.detectors["hamlet"].frames[0].faces[0]
+    assert result.detectors["hamlet"].model["crop_jpeg"] == {"side": 299, "quality": 60}
+
+    import cv2
+    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    with FaceDetector() as detector:
+        found = max(detector.detect(image), key=lambda d: d.width * d.height)
+    size = model.detectors["hamlet"].input_size
+    stored = align_crop(image, found, size, margin=bundle.crop_margin, jpeg=(299, 60))
+    plain = align_crop(image, found, size, margin=bundle.crop_margin)
+    np.testing.assert_allclose(stored.matrix, plain.matrix, atol=1e-9)   # same geometry, maps still land right
+    assert np.abs(stored.crop.astype(int) - plain.crop).mean() > 0.5      # but the pixels went through JPEG
+    with torch.no_grad():
+        scores = [float(model.detectors["hamlet"](torch.from_numpy(c.crop[None]).permute(0, 3, 1, 2).float() / 255)
+                        .p_fake[0]) for c in (stored, plain)]
+    assert face.score == pytest.approx(scores[0], abs=1e-4) and scores[0] != pytest.approx(scores[1], abs=1e-6)
+    for bad in ({"side": 299}, {"side": 8, "quality": 95}, {"side": 299, "quality": 101}, [299, 95]):
+        data = json.loads((jpeg_dir / "model.json").read_text())
+        data["crop_jpeg"] = bad
+        (jpeg_dir / "model.json").write_text(json.dumps(data))
+        with pytest.raises(ModelError, match="crop_jpeg"):
+            read_bundle(jpeg_dir)
+
+
 class _ScriptedDetector:
     """Stands in for MediaPipe: per sampled frame, the boxes a script gives (what it "found" in noise)."""
 
