@@ -64,7 +64,8 @@ class TrainConfig:
     half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
     augment: bool = False                # fresh JPEG / blur / colour / zoom each epoch (core.training.augment)
     crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
-    crop_jpeg: tuple[int, int] | None = None  # (side, quality): detected crops pass through JPEG; recorded too
+    crop_jpeg: tuple[int, int] | None = None  # (side, quality) the faces are stored as: detected crops and
+                                              # self-blends are stored so too, and the model records it
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
 
     def learning_rate(self) -> float:
@@ -173,7 +174,7 @@ class Trainer:
         detector = build_detector(cfg.detector, backbone, cfg.detector_config).to(self.device)
         size = detector.input_size
         sets = {name: gather(prepared["split"][name], self.cache, size, sbi_copies=cfg.sbi_copies,
-                             seed=cfg.seed + i) for i, name in enumerate(("train", "val", "test"))}
+                             seed=cfg.seed + i, stored_as=cfg.crop_jpeg) for i, name in enumerate(("train", "val", "test"))}
         for name, ex in sets.items():
             if len(ex) == 0 or len(set(ex.fake.tolist())) < 2:
                 raise BadInputError(f"the {name} split has no faces of one class; add data or change fractions",

@@ -368,3 +368,36 @@ def test_build_reports_progress_and_cancels(cache_run, tmp_path: Path):
 def test_missing_file_raises_bad_input(tmp_path: Path):
     with FaceCache(tmp_path) as cache, pytest.raises(BadInputError, match="does not exist"):
         cache.crops(tmp_path / "gone.jpg")
+
+
+def _off_lattice(rgb: np.ndarray, table: np.ndarray) -> float:
+    """How far a face's 8x8 luminance DCT coefficients lie from multiples of a JPEG quantisation table (mean, in
+    steps, over the coarsely quantised frequencies): about 0 for an unaltered decoded JPEG, 0.25 for none."""
+    y = rgb.astype(np.float64) @ [0.299, 0.587, 0.114] - 128
+    blocks = [cv2.dct(y[i:i + 8, j:j + 8]) / table for i in range(0, y.shape[0] - 7, 8)
+              for j in range(0, y.shape[1] - 7, 8)]
+    return float(np.mean([np.abs(b - np.round(b))[table >= 5].mean() for b in blocks]))
+
+
+def test_self_blends_are_stored_like_the_faces_they_come_from(tmp_path: Path):
+    """A raw self-blend is the one face whose blended region lacks the JPEG traces every stored face carries;
+    with stored_as it goes through the same JPEG as its source (FFHQ: 256 px, quality 95) and carries them too."""
+    from PIL import Image
+
+    from core.training.examples import gather
+
+    files = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[:6]
+    table = np.array(Image.open(files[0]).quantization[0], dtype=np.float64).reshape(8, 8)
+    samples = [Sample(str(f), 0) for f in files]
+    with FaceCache(tmp_path, assume_aligned=True, landmarks=True) as cache:
+        cache.build(samples)
+        raw = gather(samples, cache, 256, sbi_copies=1, seed=3)
+        stored = gather(samples, cache, 256, sbi_copies=1, seed=3, stored_as=(256, 95))
+    assert raw.fake.tolist() == stored.fake.tolist() == [0, 1] * len(files)
+    assert (raw.crops[0::2] == stored.crops[0::2]).all()             # the real faces are left as they were
+    real = [_off_lattice(c, table) for c in raw.crops[0::2].permute(0, 2, 3, 1).numpy()]
+    made = [_off_lattice(c, table) for c in raw.crops[1::2].permute(0, 2, 3, 1).numpy()]
+    kept = [_off_lattice(c, table) for c in stored.crops[1::2].permute(0, 2, 3, 1).numpy()]
+    assert np.mean(np.divide(made, real)) > 1.2                       # raw blends stand out by compression alone
+    assert all(k < 1.1 * r for k, r in zip(kept, real, strict=True))  # stored ones do not
+    assert (stored.crops[1::2] != raw.crops[1::2]).any()
