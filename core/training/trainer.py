@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from core.errors import BadInputError, CancelledError, FFDError
 from core.models import DEFAULT_CROP_MARGIN, read_bundle, save_model
 from core.paths import data_dir
 from core.training import metrics
-from core.training.augment import augment_batch
+from core.training.augment import AugmentConfig, augment_batch
 from core.training.dataset import Sample, read_manifest, scan_folder
 from core.training.examples import Examples, gather
 from core.training.facecache import CacheSettings, FaceCache
@@ -62,11 +62,23 @@ class TrainConfig:
     max_files: int | None = None         # use at most this many files per label (quick runs)
     device: str = "auto"
     half_weights: bool = False           # store checkpoints (and an exported backbone) as float16: half the size
-    augment: bool = False                # fresh JPEG / blur / colour / zoom each epoch (core.training.augment)
+    augment: bool | dict = False         # fresh JPEG / blur / colour / zoom each epoch (core.training.augment);
+                                         # a dict overrides AugmentConfig's strengths
     crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
     crop_jpeg: tuple[int, int] | None = None  # (side, quality) the faces are stored as: detected crops and
                                               # self-blends are stored so too, and the model records it
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
+
+    def augmentation(self) -> AugmentConfig | None:
+        """The per-epoch augmentation, None when off; a misspelt strength is refused before any data is read."""
+        if self.augment is False or self.augment is None:
+            return None
+        if self.augment is True:
+            return AugmentConfig()
+        known = {f.name for f in fields(AugmentConfig)}
+        if not isinstance(self.augment, dict) or set(self.augment) - known:
+            raise BadInputError(f"augment must be true or a dict of {sorted(known)}, not {self.augment!r}")
+        return AugmentConfig(**self.augment)
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else {"hamlet": 1e-3, "clip": 3e-4}.get(self.detector, 1e-4)
@@ -127,6 +139,7 @@ class Trainer:
         self.report = progress or (lambda p: None)
         self.cancelled = cancel or (lambda: False)
         self.cache_dir = Path(cache_dir) if cache_dir else data_dir() / "facecache"
+        self.augment = config.augmentation()
         self.device = select_device(config.device)
 
     # -------------------------------------------------------------------------------------------- setup
@@ -235,8 +248,8 @@ class Trainer:
                 if features is not None:
                     losses = detector.loss_features(features.get("train", train, index, self.device), labels)
                 else:
-                    faces = (augment_batch(train.crops[index], rng).to(self.device).float().div_(255.0)
-                             if cfg.augment else train.faces(index, self.device))
+                    faces = (augment_batch(train.crops[index], rng, self.augment).to(self.device).float().div_(255.0)
+                             if self.augment else train.faces(index, self.device))
                     flip = torch.rand(len(index), device=self.device) < 0.5
                     faces = torch.where(flip[:, None, None, None], faces.flip(3), faces)
                     losses = detector.loss(faces, labels)

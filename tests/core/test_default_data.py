@@ -12,10 +12,11 @@ import torch
 
 from core.errors import BadInputError
 from core.paths import resources_dir
-from core.training.augment import augment_batch
+from core.training.augment import AugmentConfig, augment_batch
 from core.training.dataset import Sample, read_manifest
 from core.training.default_data import default_rows, write_manifest
 from core.training.splits import check_no_leak, split_samples
+from core.training.trainer import TrainConfig, Trainer
 from tests.conftest import load_face_images, require_data
 
 
@@ -95,6 +96,21 @@ def test_augmentation_is_reproducible_changes_pixels_and_keeps_shape():
     assert torch.equal(a, b) and not torch.equal(a, c)
     changed = (a.float() - faces.float()).abs().flatten(1).mean(1)
     assert (changed > 0.5).sum() >= 3   # many faces are degraded somehow (colour alone has p = 0.5)
+
+
+def test_training_config_sets_augmentation_strengths_and_refuses_misspelt_ones(tmp_path):
+    faces = (load_face_images("real", 6, 96) * 255).round().to(torch.uint8)
+    off = {"p_zoom": 0.0, "p_colour": 0.0, "p_quality": 0.0, "p_jpeg": 0.0}
+    assert TrainConfig(augment=False).augmentation() is None
+    assert TrainConfig(augment=True).augmentation() == AugmentConfig() == TrainConfig(augment={}).augmentation()
+    untouched = augment_batch(faces, np.random.default_rng(0), TrainConfig(augment=off).augmentation())
+    assert torch.equal(untouched, faces)
+    # every face blurred, sharpened or resampled: the strength given is the one applied
+    degraded = augment_batch(faces, np.random.default_rng(0),
+                             TrainConfig(augment={**off, "p_quality": 1.0}).augmentation())
+    assert ((degraded.float() - faces.float()).abs().flatten(1).mean(1) > 0.2).all()
+    with pytest.raises(BadInputError, match="p_qualty"):
+        Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(augment={"p_qualty": 0.5}))
 
 
 def test_ffpp_fakes_share_a_group_with_the_real_crops_of_their_scene(rows, tmp_path):
