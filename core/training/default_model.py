@@ -75,8 +75,8 @@ LIMITATIONS = [
     "portraits, and one self-blended pseudo-fake per real face. Far weaker than the papers' ViT-L/14 "
     "configuration: use that (`ffd models import`, ViT-L-14 OpenAI weights) where its weights are available.",
     "It takes blur for forgery: FaceSwap crops are the sharpest in FaceForensics++ (`benchmarks/sharpness.py`: "
-    "median Laplacian variance of the face centre in the test crops 14.5, real 12.2, Deepfakes 7.0), and a model that never saw FaceSwap scores it as more real "
-    "than real faces (test AUC 0.35 with FaceSwap left out of training). Sharp, well-blended swaps of an unseen "
+    "median Laplacian variance of the face centre in the test crops 14.5, real 12.2, Deepfakes 7.0), and a model "
+    "that never saw FaceSwap scores it as more real than real faces (test AUC 0.35 with FaceSwap left out of training). Sharp, well-blended swaps of an unseen "
     "method can pass as real; a low score is not evidence of authenticity.",
     "Still images only: no temporal cues. Face crops of other detectors, heavy compression or re-encoding beyond "
     "JPEG quality 70, and generators or face-swap methods not named above shift the scores.",
