@@ -9,7 +9,11 @@ one that holds on an investigator's file. Each crop gets, independently (probabi
 - photometric jitter: brightness, contrast and saturation;
 - one quality change: Gaussian blur, unsharp-mask sharpening, or down-scaling and back (SBI's source jitter, here
   applied to whole images so it cannot become a label cue);
-- JPEG re-compression at quality 70-100 (social-media copies sit at 70-85).
+- JPEG re-compression at quality 70-100 (social-media copies sit at 70-85);
+- optionally (``p_sharpness``, off by default) sharpness matching: the face centre's Laplacian variance is moved
+  to a target drawn log-uniformly from ``sharpness`` (blur or unsharp mask), whatever the label. FaceForensics++
+  fakes differ from reals in sharpness (``benchmarks/sharpness.py``: Deepfakes blurrier, FaceSwap sharper), so
+  "blurry = fake" is a cue that reverses on an unseen method; a matched crop's sharpness says nothing of its label.
 
 How strong: on FaceForensics++ training crops (scene-grouped validation, block-DCT model, 4 epochs) no
 augmentation reached AUC 0.70, SBI's full range (JPEG 40-100 with p 0.7, zoom 80-100 % with p 0.5, quality
@@ -39,6 +43,9 @@ class AugmentConfig:
     p_quality: float = 0.15
     p_jpeg: float = 0.3
     jpeg_quality: tuple[int, int] = (70, 100)
+    p_sharpness: float = 0.0
+    sharpness: tuple[float, float] = (10.0, 120.0)   # target centre Laplacian variance (log-uniform): FF++ real
+    #                                                  training crops at 192 px span 13-114 (10th-90th percentile)
 
 
 def augment_batch(crops: torch.Tensor, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
@@ -60,6 +67,8 @@ def augment_image(img: np.ndarray, rng: np.random.Generator, c: AugmentConfig = 
         img = _colour(img, rng, c)
     if rng.random() < c.p_quality:
         img = _quality(img, rng)
+    if rng.random() < c.p_sharpness:
+        img = match_sharpness(img, float(np.exp(rng.uniform(*np.log(c.sharpness)))))
     if rng.random() < c.p_jpeg:
         quality = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
         ok, data = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -89,3 +98,36 @@ def _quality(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     small = max(8, int(round(size * rng.uniform(0.5, 0.9))))
     down = cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA)
     return cv2.resize(down, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def centre_sharpness(img: np.ndarray) -> float:
+    """Laplacian variance of the middle half of an RGB image: the face itself, not the untouched background."""
+    h, w = img.shape[:2]
+    grey = cv2.cvtColor(np.ascontiguousarray(img[h // 4: 3 * h // 4, w // 4: 3 * w // 4]), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+def match_sharpness(img: np.ndarray, target: float, steps: int = 6) -> np.ndarray:
+    """Blur or unsharp-mask `img` so its centre Laplacian variance lands near `target` (bisection on the strength)."""
+    current = centre_sharpness(img)
+    if current <= 1e-6 or abs(np.log(target / current)) < 0.05:
+        return img
+    if target < current:
+        def make(t: float) -> np.ndarray:   # t in [0, 1] -> Gaussian sigma 0.1-3
+            return cv2.GaussianBlur(img, (0, 0), sigmaX=0.1 + 2.9 * t)
+        lo, hi, rising = 0.0, 1.0, False
+    else:
+        soft = cv2.GaussianBlur(img, (0, 0), sigmaX=1.0)
+
+        def make(t: float) -> np.ndarray:   # t in [0, 1] -> unsharp amount 0-4
+            return cv2.addWeighted(img, 1 + 4 * t, soft, -4 * t, 0)
+        lo, hi, rising = 0.0, 1.0, True
+    out = img
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        out = make(mid)
+        if (centre_sharpness(out) < target) == rising:
+            lo = mid
+        else:
+            hi = mid
+    return out

@@ -28,6 +28,9 @@ class Examples:
     methods: list[str | None] = field(default_factory=list)
     videos: list[str] = field(default_factory=list)   # source file of each crop (video-level metrics)
     groups: list[str] = field(default_factory=list)   # scene of each crop: its group, else its file (paired batches)
+    # (row, source face, its landmarks or None) of each self-blend, when kept (gather(keep_blend_sources=True))
+    blend_sources: list[tuple[int, np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    stored_as: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.fake)
@@ -38,6 +41,20 @@ class Examples:
 
     def faces(self, index: torch.Tensor, device: torch.device) -> torch.Tensor:
         return self.crops[index].to(device).float().div_(255.0)
+
+    def reblend(self, rng: np.random.Generator) -> int:
+        """Replace every self-blend with a fresh one from the same real face: SBI's point is an endless variety
+        of blends (mask shape, boundary, colour and sharpness mismatch); one fixed blend per face is learnt by heart.
+        Returns how many were replaced (a face the blend cannot be made from keeps its previous blend)."""
+        size, done = self.crops.shape[-1], 0
+        for row, face, landmarks in self.blend_sources:
+            try:
+                blended = _blend(face, landmarks, rng, self.stored_as)
+            except NoFaceError:
+                continue
+            self.crops[row] = torch.from_numpy(_resize(blended, size)).permute(2, 0, 1)
+            done += 1
+        return done
 
     def subset(self, mask: np.ndarray) -> Examples:
         keep = np.flatnonzero(mask)
@@ -57,7 +74,8 @@ class Examples:
 
 
 def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: int = 0, seed: int = 0,
-           max_crops_per_file: int | None = None, stored_as: tuple[int, int] | None = None) -> Examples:
+           max_crops_per_file: int | None = None, stored_as: tuple[int, int] | None = None,
+           keep_blend_sources: bool = False) -> Examples:
     """All cached crops of `samples` resized to `size`, plus `sbi_copies` pseudo-fakes per real crop.
 
     ``stored_as=(side, quality)``: the faces were stored as JPEG files of that side and quality, so each pseudo-fake
@@ -66,9 +84,11 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     instead of the blend (measured on the v2 default model, FF++ test reals: self-blend AUC 0.95 as made, 0.61 once
     stored). A stored blend is compressed twice, though, and a model trained on them can learn that instead (the v3
     trial in ``core.training.default_model``), so the default recipe uses this for evaluation only.
+
+    ``keep_blend_sources``: keep each blend's real face and landmarks so ``Examples.reblend`` can renew it.
     """
     rng = np.random.default_rng(seed)
-    crops, fake, methods, videos, groups = [], [], [], [], []
+    crops, fake, methods, videos, groups, sources = [], [], [], [], [], []
     for sample in samples:
         scene = f"group:{sample.group}" if sample.group else sample.path
         faces = cache.crops(sample)[:max_crops_per_file]
@@ -82,11 +102,11 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
             for copy in range(sbi_copies if marks is not None else 0):
                 landmarks = marks[i] if not np.isnan(marks[i]).any() else None
                 try:
-                    blended, _ = self_blend(face, landmarks, rng)
+                    blended = _blend(face, landmarks, rng, stored_as)
                 except NoFaceError:
                     break
-                if stored_as is not None:
-                    blended = jpeg_round_trip(_resize(blended, stored_as[0]), stored_as[1])
+                if keep_blend_sources:
+                    sources.append((len(crops), face, landmarks))
                 crops.append(_resize(blended, size))
                 fake.append(1)
                 methods.append(SBI_METHOD)
@@ -95,7 +115,15 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     if not crops:
         return Examples(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
     stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups)
+    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups, sources, stored_as)
+
+
+def _blend(face: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator,
+           stored_as: tuple[int, int] | None) -> np.ndarray:
+    blended, _ = self_blend(face, landmarks, rng)
+    if stored_as is not None:
+        blended = jpeg_round_trip(_resize(blended, stored_as[0]), stored_as[1])
+    return blended
 
 
 def _resize(face: np.ndarray, size: int) -> np.ndarray:

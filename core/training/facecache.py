@@ -67,7 +67,7 @@ CancelFn = Callable[[], bool]
 class CacheSettings:
     """Everything that changes the crops. Part of the cache key."""
 
-    crop_size: int = 256
+    crop_size: int | None = None  # None: the JPEG side when faces are stored as JPEG (see below), else 256
     margin: float = 1.3
     sampling: Sampling = field(default_factory=lambda: Sampling("count", 16))  # videos only
     faces: str = "largest"  # "largest" | "all"
@@ -78,6 +78,10 @@ class CacheSettings:
     jpeg: tuple[int, int] | None = None  # detected crops pass through JPEG (side, quality): see core.faces.align
 
     def __post_init__(self) -> None:
+        # Faces stored as JPEG are cached at that side, the pixels an analysis scores: a self-blend made from them
+        # and stored the same way (core.training.examples.gather) then goes through no resampling the reals skip.
+        if self.crop_size is None:
+            object.__setattr__(self, "crop_size", int(self.jpeg[0]) if self.jpeg else 256)
         if self.crop_size < 16:
             raise ValueError(f"crop_size must be at least 16, got {self.crop_size}")
         if not (math.isfinite(self.margin) and self.margin > 0):

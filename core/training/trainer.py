@@ -58,6 +58,7 @@ class TrainConfig:
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     frames_per_video: int = 16
     sbi_copies: int = 0                  # self-blended pseudo-fakes per real crop (0: none)
+    sbi_fresh: bool = False              # new training self-blends every epoch (validation / test ones stay fixed)
     aligned: bool = False                # the data are already face crops (skip face detection)
     max_files: int | None = None         # use at most this many files per label (quick runs)
     device: str = "auto"
@@ -187,7 +188,9 @@ class Trainer:
         detector = build_detector(cfg.detector, backbone, cfg.detector_config).to(self.device)
         size = detector.input_size
         sets = {name: gather(prepared["split"][name], self.cache, size, sbi_copies=cfg.sbi_copies,
-                             seed=cfg.seed + i, stored_as=cfg.crop_jpeg) for i, name in enumerate(("train", "val", "test"))}
+                             seed=cfg.seed + i, stored_as=cfg.crop_jpeg,
+                             keep_blend_sources=cfg.sbi_fresh and name == "train")
+                for i, name in enumerate(("train", "val", "test"))}
         for name, ex in sets.items():
             if len(ex) == 0 or len(set(ex.fake.tolist())) < 2:
                 raise BadInputError(f"the {name} split has no faces of one class; add data or change fractions",
@@ -237,6 +240,8 @@ class Trainer:
         shuffle = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = train.grouped_order(shuffle) if cfg.paired_batches else torch.randperm(len(train), generator=shuffle)
         rng = np.random.default_rng(cfg.seed * 1000 + epoch)
+        if cfg.sbi_fresh and epoch > 1 and features is None:   # epoch 1: gather's blends; then fresh ones
+            train.reblend(np.random.default_rng([cfg.seed, epoch]))
         steps = math.ceil(len(train) / cfg.batch_size)
         total, started = 0.0, time.time()
         for step in range(steps):

@@ -12,7 +12,7 @@ import torch
 
 from core.errors import BadInputError
 from core.paths import resources_dir
-from core.training.augment import AugmentConfig, augment_batch
+from core.training.augment import AugmentConfig, augment_batch, centre_sharpness, match_sharpness
 from core.training.dataset import Sample, read_manifest
 from core.training.default_data import default_rows, write_manifest
 from core.training.splits import check_no_leak, split_samples
@@ -111,6 +111,20 @@ def test_training_config_sets_augmentation_strengths_and_refuses_misspelt_ones(t
     assert ((degraded.float() - faces.float()).abs().flatten(1).mean(1) > 0.2).all()
     with pytest.raises(BadInputError, match="p_qualty"):
         Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(augment={"p_qualty": 0.5}))
+
+
+def test_sharpness_matching_moves_real_faces_to_the_target_both_ways():
+    faces = (load_face_images("real", 6, 192) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for face in faces:
+        before = centre_sharpness(face)
+        for target in (before / 3, before * 3):
+            after = centre_sharpness(match_sharpness(np.ascontiguousarray(face), target))
+            assert abs(np.log(after / target)) < 0.25, (before, target, after)   # within ~25 % of the target
+    # the target comes from the configured range, whatever the face was: sharpness stops tracking the label
+    off = {"p_zoom": 0.0, "p_colour": 0.0, "p_quality": 0.0, "p_jpeg": 0.0, "p_sharpness": 1.0, "sharpness": (15, 30)}
+    matched = augment_batch(torch.from_numpy(faces).permute(0, 3, 1, 2), np.random.default_rng(0),
+                            AugmentConfig(**off)).permute(0, 2, 3, 1).numpy()
+    assert all(12 < centre_sharpness(np.ascontiguousarray(m)) < 38 for m in matched)
 
 
 def test_ffpp_fakes_share_a_group_with_the_real_crops_of_their_scene(rows, tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from core.errors import BadInputError, CancelledError
 from core.media import Sampling, planned_indices, probe
@@ -356,6 +357,17 @@ def test_assume_aligned_skips_detection(cache_run, tmp_path: Path):
         assert cache.crops(images[0]).shape == (1, 224, 224, 3)
 
 
+def test_faces_stored_as_jpeg_are_cached_at_the_stored_side(tmp_path: Path):
+    # the pixels an analysis scores (a 299 px JPEG face), not a resampled copy a self-blend would then be scaled from
+    folder = require_data("ffpp_faces", "real")
+    image = str(sorted(folder.rglob("*.jpg"))[0])
+    assert CacheSettings(jpeg=(299, 95)).crop_size == 299 and CacheSettings().crop_size == 256
+    with FaceCache(tmp_path, assume_aligned=True, jpeg=(299, 95)) as cache:
+        cache.build([image])
+        rgb = cv2.cvtColor(cv2.imread(image), cv2.COLOR_BGR2RGB)
+        assert rgb.shape == (299, 299, 3) and np.array_equal(cache.crops(image)[0], rgb)
+
+
 def test_build_reports_progress_and_cancels(cache_run, tmp_path: Path):
     seen = []
     with FaceCache(cache_run["dir"], sampling=VIDEO_SAMPLING) as cache:
@@ -401,3 +413,23 @@ def test_self_blends_are_stored_like_the_faces_they_come_from(tmp_path: Path):
     assert np.mean(np.divide(made, real)) > 1.2                       # raw blends stand out by compression alone
     assert all(k < 1.1 * r for k, r in zip(kept, real, strict=True))  # stored ones do not
     assert (stored.crops[1::2] != raw.crops[1::2]).any()
+
+
+def test_reblend_renews_only_the_self_blends_reproducibly(tmp_path: Path):
+    from core.training.examples import gather
+
+    files = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[:4]
+    samples = [Sample(str(f), 0) for f in files]
+    with FaceCache(tmp_path, assume_aligned=True, landmarks=True) as cache:
+        cache.build(samples)
+        first = gather(samples, cache, 128, sbi_copies=1, seed=3, stored_as=(256, 95), keep_blend_sources=True)
+        again = gather(samples, cache, 128, sbi_copies=1, seed=3, stored_as=(256, 95), keep_blend_sources=True)
+    assert [row for row, _, _ in first.blend_sources] == [1, 3, 5, 7]
+    before = first.crops.clone()
+    assert first.reblend(np.random.default_rng(9)) == again.reblend(np.random.default_rng(9)) == 4
+    assert torch.equal(first.crops, again.crops)                         # same seed, same blends
+    assert torch.equal(first.crops[0::2], before[0::2])                  # real faces untouched
+    moved = (first.crops[1::2].float() - before[1::2].float()).abs().flatten(1).mean(1)
+    assert (moved > 0.1).all()                                            # every blend is a new one
+    blend_only = (first.crops[1::2].float() - first.crops[0::2].float()).abs().flatten(1).mean(1)
+    assert (blend_only > 0.1).all() and (blend_only < 40).all()           # still a blend of its own face
