@@ -49,8 +49,11 @@ TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
 # No crop_jpeg here. A v3 trial with it (self-blends stored as 299 px JPEG q95) and 16 stage-1 epochs scored
-# self-blends 1.00 but FF++ test 0.62 / 0.65 (v2: 0.71): a stored blend is compressed twice among reals compressed
-# once, likely a new shortcut for a block-DCT model.
+# self-blends 1.00 but FF++ test 0.62 / 0.65 (v2: 0.71): its blends were made from 256 px cached faces and
+# up-scaled to 299 to be stored, a resampling trace no real face had (fixed: faces stored as JPEG are now cached at
+# the stored side). Stage-1 probes since (4 epochs, FaceSwap left out, benchmarks/recipe_probe.py) do not yet
+# justify a rebuild: FaceSwap-out AUC 0.381 (these settings), 0.400 (crop_jpeg, fixed), 0.390 (+ sbi_fresh),
+# 0.405 (sharpness matching, augment p_sharpness 0.8, validation AUC only 0.56).
 SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "aligned": True,
           "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True}
 STAGES = {

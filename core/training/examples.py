@@ -82,8 +82,9 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     is stored the same way (resized to ``side``, JPEG round trip) before it joins them. Otherwise a pseudo-fake is
     the one face whose blended region lacks the compression traces every real carries, and a detector learns that
     instead of the blend (measured on the v2 default model, FF++ test reals: self-blend AUC 0.95 as made, 0.61 once
-    stored). A stored blend is compressed twice, though, and a model trained on them can learn that instead (the v3
-    trial in ``core.training.default_model``), so the default recipe uses this for evaluation only.
+    stored). The faces must be cached at ``side`` (``CacheSettings`` does so when given the JPEG setting): a blend
+    made smaller and up-scaled to be stored carries a resampling trace its reals lack (the v3 trial in
+    ``core.training.default_model`` learnt that one).
 
     ``keep_blend_sources``: keep each blend's real face and landmarks so ``Examples.reblend`` can renew it.
     """
