@@ -12,7 +12,8 @@ Every weight file's SHA-256 is pinned in model.json (backbone and detectors) and
 `crop_margin` is the face-crop side in units of the face detector's box (``core.faces.align_crop``): a detector
 scores faces cut the way its training faces were cut, so the model says how, and the engine cuts accordingly.
 `crop_jpeg` (optional, ``{"side": 299, "quality": 95}``) says its training faces were stored as JPEG: crops are
-then passed through JPEG the same way before scoring (``core.faces.align_crop``).
+then passed through JPEG the same way before scoring (``core.faces.align_crop``); its optional ``"fit": "centre"``
+says the model reads the stored face's middle pixels unresized (default ``"resize"``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.backbones import Backbone, BackboneSpec, load_backbone
 from core.backbones.backbone import cached_sha256
 from core.detectors.checkpoint import card_path, load_detector, state_for_file
 from core.errors import ModelError
+from core.faces.align import FITS
 from core.paths import data_dir, resources_dir
 
 FORMAT = "ffd-model/1"
@@ -50,6 +52,11 @@ class ModelBundle:
     def jpeg(self) -> tuple[int, int] | None:
         """``crop_jpeg`` as ``align_crop`` takes it."""
         return (self.crop_jpeg["side"], self.crop_jpeg["quality"]) if self.crop_jpeg else None
+
+    @property
+    def fit(self) -> str:
+        """How a stored face becomes the detector's input (``core.faces.align.fit_face``)."""
+        return (self.crop_jpeg or {}).get("fit", "resize")
 
     def checkpoint(self, detector: str) -> Path:
         if detector not in self.detectors:
@@ -128,10 +135,12 @@ def read_bundle(path: str | Path) -> ModelBundle:
 def _check_crop_jpeg(value, bad) -> dict | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != {"side", "quality"} or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value.values()) or not (
-            16 <= value["side"] <= 2048 and 1 <= value["quality"] <= 100):
-        raise bad(f'"crop_jpeg" must be {{"side": 16-2048, "quality": 1-100}} (whole numbers), got {value!r}')
+    numbers = {k: v for k, v in value.items() if k != "fit"} if isinstance(value, dict) else None
+    if numbers is None or set(numbers) != {"side", "quality"} or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in numbers.values()) or not (
+            16 <= value["side"] <= 2048 and 1 <= value["quality"] <= 100) or value.get("fit", "resize") not in FITS:
+        raise bad(f'"crop_jpeg" must be {{"side": 16-2048, "quality": 1-100}} (whole numbers) and optionally '
+                  f'"fit": one of {list(FITS)}, got {value!r}')
     return dict(value)
 
 

@@ -48,14 +48,17 @@ CASEWORK_AUC = 0.95   # below this on FF++ test faces for either detector, the n
 TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
-# No crop_jpeg here. A v3 trial with it (self-blends stored as 299 px JPEG q95) and 16 stage-1 epochs scored
-# self-blends 1.00 but FF++ test 0.62 / 0.65 (v2: 0.71): its blends were made from 256 px cached faces and
-# up-scaled to 299 to be stored, a resampling trace no real face had (fixed: faces stored as JPEG are now cached at
-# the stored side). Stage-1 probes since (4 epochs, FaceSwap left out, benchmarks/recipe_probe.py) do not yet
-# justify a rebuild: FaceSwap-out AUC 0.381 (these settings), 0.400 (crop_jpeg, fixed), 0.390 (+ sbi_fresh),
-# 0.405 (sharpness matching, augment p_sharpness 0.8, validation AUC only 0.56).
+# crop_jpeg: self-blends are stored as the faces were (299 px JPEG q95). crop_fit "centre": the model reads the
+# middle 192 px of the stored face unresized (JPEG blocks and fine texture intact) instead of the face resized.
+# Stage-1 probes (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 /
+# FaceSwap-left-out test AUC): v2's settings (no crop_jpeg, resize) - / 0.381; crop_jpeg 0.729 / 0.400;
+# + crop_fit centre 0.785 / 0.433; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment
+# p_sharpness 0.8, no crop_jpeg) 0.562 / 0.405. Default model v2 was built without crop_jpeg and with resize.
+# (A v3 trial with crop_jpeg scored self-blends 1.00 but FF++ test 0.62 / 0.65: its blends were made from 256 px
+# cached faces and up-scaled to 299 to be stored, a trace no real face had; faces are now cached at 299 px.)
 SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "aligned": True,
-          "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True}
+          "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True,
+          "crop_jpeg": (CROP_JPEG["side"], CROP_JPEG["quality"]), "crop_fit": "centre"}
 STAGES = {
     # stage 1: the whole CLIP image tower from random weights (text tower frozen, its logit scale trained)
     # (plus a linear real/fake head on the image embedding: see core.detectors.clip_prompts)
@@ -161,7 +164,7 @@ def assemble(work: Path, out: Path) -> ModelBundle:
         shutil.copyfile(work / "hamlet" / "split.json", tmp)
     return save_model(out, f"FFD default (HAMLET-FFD + MFCLIP, {backbone.arch})", backbone, detectors,
                       thresholds={name: run.threshold(name) for name, run in runs.items()}, half=True,
-                      crop_margin=CROP_MARGIN, crop_jpeg=CROP_JPEG)
+                      crop_margin=CROP_MARGIN, crop_jpeg=runs["hamlet"].crop_jpeg or CROP_JPEG)
 
 
 def finish_card(shared: Path, work: Path, out: Path, device: str = "auto", log=print,
@@ -261,7 +264,8 @@ def model_card_markdown(bundle: ModelBundle) -> str:
               + ", ".join(f"{k} (threshold {v['threshold']:.3f})" for k, v in bundle.detectors.items())
               + f"; faces cut at {bundle.crop_margin}x the face detector's box"
               + (f" and stored as {bundle.crop_jpeg['side']} px JPEG of quality {bundle.crop_jpeg['quality']} before "
-                 "scoring, as its training faces were." if bundle.crop_jpeg else "."),
+                 "scoring, as its training faces were" if bundle.crop_jpeg else "")
+              + ("; the detectors read the stored face's middle pixels, unresized." if bundle.fit == "centre" else "."),
               f"Weights: {sum(sizes.values()) / 1e6:.1f} MB of float16 safetensors "
               f"({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sorted(sizes.items()))}).", "",
               "## Data and provenance", "",

@@ -53,7 +53,7 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
     for name, detector in model.detectors.items():
         if detector.input_size not in by_size:   # detectors on one backbone share the crops (and pseudo-fakes)
             by_size[detector.input_size] = gather(samples, cache, detector.input_size, sbi_copies=sbi_copies,
-                                                  seed=1234, stored_as=bundle.jpeg)
+                                                  seed=1234, stored_as=bundle.jpeg, fit=bundle.fit)
         examples = by_size[detector.input_size]
         if len(set(examples.fake.tolist())) < 2:
             raise BadInputError("evaluation needs faces of both classes", path=str(data))

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
 from core.detectors.base import Labels
 from core.errors import NoFaceError
-from core.faces.align import jpeg_round_trip
+from core.faces.align import fit_face, jpeg_round_trip
 from core.training.dataset import Sample
 from core.training.facecache import FaceCache
 from core.training.sbi import METHOD as SBI_METHOD
@@ -31,6 +30,7 @@ class Examples:
     # (row, source face, its landmarks or None) of each self-blend, when kept (gather(keep_blend_sources=True))
     blend_sources: list[tuple[int, np.ndarray, np.ndarray | None]] = field(default_factory=list)
     stored_as: tuple[int, int] | None = None
+    fit: str = "resize"
 
     def __len__(self) -> int:
         return len(self.fake)
@@ -52,7 +52,7 @@ class Examples:
                 blended = _blend(face, landmarks, rng, self.stored_as)
             except NoFaceError:
                 continue
-            self.crops[row] = torch.from_numpy(_resize(blended, size)).permute(2, 0, 1)
+            self.crops[row] = torch.from_numpy(fit_face(blended, size, self.fit)).permute(2, 0, 1)
             done += 1
         return done
 
@@ -75,8 +75,9 @@ class Examples:
 
 def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: int = 0, seed: int = 0,
            max_crops_per_file: int | None = None, stored_as: tuple[int, int] | None = None,
-           keep_blend_sources: bool = False) -> Examples:
-    """All cached crops of `samples` resized to `size`, plus `sbi_copies` pseudo-fakes per real crop.
+           keep_blend_sources: bool = False, fit: str = "resize") -> Examples:
+    """All cached crops of `samples` brought to `size` (``core.faces.align.fit_face``: resized, or their middle
+    pixels with ``fit="centre"``), plus `sbi_copies` pseudo-fakes per real crop.
 
     ``stored_as=(side, quality)``: the faces were stored as JPEG files of that side and quality, so each pseudo-fake
     is stored the same way (resized to ``side``, JPEG round trip) before it joins them. Otherwise a pseudo-fake is
@@ -95,7 +96,7 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
         faces = cache.crops(sample)[:max_crops_per_file]
         marks = cache.landmarks(sample)[:max_crops_per_file] if sbi_copies and sample.label == 0 else None
         for i, face in enumerate(faces):
-            crops.append(_resize(face, size))
+            crops.append(fit_face(face, size, fit))
             fake.append(sample.label)
             methods.append(sample.method if sample.label else None)
             videos.append(sample.path)
@@ -108,7 +109,7 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
                     break
                 if keep_blend_sources:
                     sources.append((len(crops), face, landmarks))
-                crops.append(_resize(blended, size))
+                crops.append(fit_face(blended, size, fit))
                 fake.append(1)
                 methods.append(SBI_METHOD)
                 videos.append(f"{sample.path}#sbi{copy}")
@@ -116,19 +117,14 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     if not crops:
         return Examples(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
     stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups, sources, stored_as)
+    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups, sources, stored_as,
+                    fit)
 
 
 def _blend(face: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator,
            stored_as: tuple[int, int] | None) -> np.ndarray:
     blended, _ = self_blend(face, landmarks, rng)
     if stored_as is not None:
-        blended = jpeg_round_trip(_resize(blended, stored_as[0]), stored_as[1])
+        blended = jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1])
     return blended
 
-
-def _resize(face: np.ndarray, size: int) -> np.ndarray:
-    if face.shape[0] == size:
-        return face
-    interpolation = cv2.INTER_AREA if face.shape[0] > size else cv2.INTER_CUBIC
-    return cv2.resize(face, (size, size), interpolation=interpolation)

@@ -28,6 +28,7 @@ from core.detectors.checkpoint import state_for_file
 from core.detectors.registry import build_detector
 from core.engine.device import autocast, select_device
 from core.errors import BadInputError, CancelledError, FFDError
+from core.faces.align import FITS
 from core.models import DEFAULT_CROP_MARGIN, read_bundle, save_model
 from core.paths import data_dir
 from core.training import metrics
@@ -68,6 +69,7 @@ class TrainConfig:
     crop_margin: float = DEFAULT_CROP_MARGIN  # face crop side / detector box side; the model records it
     crop_jpeg: tuple[int, int] | None = None  # (side, quality) the faces are stored as: detected crops and
                                               # self-blends are stored so too, and the model records it
+    crop_fit: str = "resize"             # stored face -> input: "resize", or "centre" (its middle pixels, unresized)
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
 
     def augmentation(self) -> AugmentConfig | None:
@@ -141,6 +143,9 @@ class Trainer:
         self.cancelled = cancel or (lambda: False)
         self.cache_dir = Path(cache_dir) if cache_dir else data_dir() / "facecache"
         self.augment = config.augmentation()
+        if config.crop_fit not in FITS or (config.crop_fit != "resize" and not config.crop_jpeg):
+            raise BadInputError(f"crop_fit must be one of {FITS} ('centre' only with crop_jpeg: the stored side is "
+                                f"what a model records), got {config.crop_fit!r}")
         self.device = select_device(config.device)
 
     # -------------------------------------------------------------------------------------------- setup
@@ -189,7 +194,7 @@ class Trainer:
         size = detector.input_size
         sets = {name: gather(prepared["split"][name], self.cache, size, sbi_copies=cfg.sbi_copies,
                              seed=cfg.seed + i, stored_as=cfg.crop_jpeg,
-                             keep_blend_sources=cfg.sbi_fresh and name == "train")
+                             keep_blend_sources=cfg.sbi_fresh and name == "train", fit=cfg.crop_fit)
                 for i, name in enumerate(("train", "val", "test"))}
         for name, ex in sets.items():
             if len(ex) == 0 or len(set(ex.fake.tolist())) < 2:
@@ -304,7 +309,7 @@ class Trainer:
         save_model(self.run_dir, f"{cfg.detector} trained on {self.data.name}", backbone, {cfg.detector: detector},
                    thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights,
                    crop_margin=cfg.crop_margin,
-                   crop_jpeg=dict(zip(("side", "quality"), cfg.crop_jpeg, strict=True)) if cfg.crop_jpeg else None)
+                   crop_jpeg=_crop_jpeg(cfg))
 
     def _finish(self, backbone, sets: dict, prepared: dict, history: list) -> dict:
         from core.detectors.checkpoint import load_detector
@@ -391,3 +396,11 @@ def _warmup_cosine(warmup: int, total: int) -> Callable[[int], float]:
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return factor
+
+
+def _crop_jpeg(cfg: TrainConfig) -> dict | None:
+    """How the model's faces were stored and fitted, as model.json records it (no "fit" key for the default)."""
+    if not cfg.crop_jpeg:
+        return None
+    stored = dict(zip(("side", "quality"), cfg.crop_jpeg, strict=True))
+    return stored if cfg.crop_fit == "resize" else {**stored, "fit": cfg.crop_fit}

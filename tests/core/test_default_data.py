@@ -111,6 +111,10 @@ def test_training_config_sets_augmentation_strengths_and_refuses_misspelt_ones(t
     assert ((degraded.float() - faces.float()).abs().flatten(1).mean(1) > 0.2).all()
     with pytest.raises(BadInputError, match="p_qualty"):
         Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(augment={"p_qualty": 0.5}))
+    with pytest.raises(BadInputError, match="crop_fit"):   # a centre cut needs the stored side the model records
+        Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(crop_fit="centre"))
+    with pytest.raises(BadInputError, match="crop_fit"):
+        Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(crop_jpeg=(299, 95), crop_fit="middle"))
 
 
 def test_sharpness_matching_moves_real_faces_to_the_target_both_ways():

@@ -147,7 +147,7 @@ def test_a_model_trained_on_jpeg_faces_scores_crops_stored_the_same_way(tiny_mod
     import torch
 
     from core.errors import ModelError
-    from core.faces import FaceDetector, align_crop
+    from core.faces import FaceDetector, align_crop, transform_points
 
     photo = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[3]
     jpeg_dir = tmp_path / "jpeg"
@@ -174,7 +174,23 @@ def test_a_model_trained_on_jpeg_faces_scores_crops_stored_the_same_way(tiny_mod
         scores = [float(model.detectors["hamlet"](torch.from_numpy(c.crop[None]).permute(0, 3, 1, 2).float() / 255)
                         .p_fake[0]) for c in (stored, plain)]
     assert face.score == pytest.approx(scores[0], abs=1e-4) and scores[0] != pytest.approx(scores[1], abs=1e-6)
-    for bad in ({"side": 299}, {"side": 8, "quality": 95}, {"side": 299, "quality": 101}, [299, 95]):
+    bundle.crop_jpeg = {"side": 299, "quality": 60, "fit": "centre"}   # the middle pixels, unresized
+    bundle.save()
+    centred = load_model(read_bundle(jpeg_dir), ["hamlet"])
+    assert centred.bundle.fit == "centre"
+    middle = align_crop(image, found, size, margin=bundle.crop_margin, jpeg=(299, 60), fit="centre")
+    whole = align_crop(image, found, 299, margin=bundle.crop_margin, jpeg=(299, 60))
+    at = (299 - size) // 2 // 8 * 8                                        # on the JPEG block grid
+    assert np.array_equal(middle.crop, whole.crop[at:at + size, at:at + size])
+    np.testing.assert_allclose(transform_points(middle.matrix, np.array([found.center])),
+                               transform_points(whole.matrix, np.array([found.center])) - at, atol=1e-6)
+    face = analyze(str(photo), AnalysisSettings(detectors=("hamlet",)), centred).detectors["hamlet"].frames[0].faces[0]
+    with torch.no_grad():
+        expected = float(centred.detectors["hamlet"](
+            torch.from_numpy(middle.crop[None]).permute(0, 3, 1, 2).float() / 255).p_fake[0])
+    assert face.score == pytest.approx(expected, abs=1e-4)
+    for bad in ({"side": 299}, {"side": 8, "quality": 95}, {"side": 299, "quality": 101}, [299, 95],
+                {"side": 299, "quality": 95, "fit": "middle"}):
         data = json.loads((jpeg_dir / "model.json").read_text())
         data["crop_jpeg"] = bad
         (jpeg_dir / "model.json").write_text(json.dumps(data))
