@@ -22,7 +22,7 @@ stored; the crop is then cut at ``side``, JPEG-encoded at ``quality`` and decode
 ``size``, the path its training faces took. The shipped default model needs it: its training crops are 299 px
 JPEG quality 95 (FaceForensics++ crops), and without it the real FF++ clip 004.mp4 scored 0.99 fake, with it 0.57.
 With ``fit="centre"`` the stored face is not resized at all: the model reads its middle ``size`` pixels, cut on
-the JPEG's 8 px block grid (``centre_cut``), so compression blocks and the finest texture reach it untouched.
+the JPEG's 8 px block grid (``fit_face``), so compression blocks and the finest texture reach it untouched.
 """
 
 from __future__ import annotations

@@ -127,4 +127,3 @@ def _blend(face: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Genera
     if stored_as is not None:
         blended = jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1])
     return blended
-
