@@ -364,6 +364,7 @@ def _result_identity(settings, bundle) -> dict:
     spec = bundle.backbone
     plain = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "max_artifacts")}
     return {"settings": plain, "model": bundle.name, "arch": spec.arch, "crop_margin": bundle.crop_margin,
+            "crop_jpeg": bundle.crop_jpeg,   # how faces are stored and fitted changes every score too
             "backbone": spec.sha256 or (cached_sha256(spec.weights) if spec.weights else spec.pretrained),
             "detectors": {n: [cached_sha256(str(bundle.checkpoint(n))), bundle.threshold(n)]
                           for n in settings.detectors}}

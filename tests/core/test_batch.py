@@ -242,3 +242,23 @@ def test_foreign_out_file_is_refused_not_overwritten(tmp_path, evidence, tiny_mo
     run = ffd("batch", str(evidence), "--out", str(notes), "--model", str(tiny_model_dir), "--quiet")
     assert run.returncode == 2 and "not a batch results file" in run.stderr and str(notes) in run.stderr
     assert notes.read_text() == "not results\n"
+
+
+def test_key_changes_with_how_the_model_stores_and_fits_faces(tiny_model_dir, tmp_path):
+    """Same weights, other preprocessing: a resumed batch must not keep lines scored the other way."""
+    import shutil
+
+    from core.cli import _result_identity
+    from core.engine import AnalysisSettings
+    from core.models import read_bundle
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    settings = AnalysisSettings(detectors=("hamlet",))
+    keys = []
+    for crop_jpeg in (None, {"side": 299, "quality": 95}, {"side": 299, "quality": 95, "fit": "centre"}):
+        bundle = read_bundle(model_dir)
+        bundle.crop_jpeg = crop_jpeg
+        bundle.save()
+        keys.append(result_key(_result_identity(settings, read_bundle(model_dir))))
+    assert len(set(keys)) == 3
