@@ -246,8 +246,6 @@ def test_foreign_out_file_is_refused_not_overwritten(tmp_path, evidence, tiny_mo
 
 def test_key_changes_with_how_the_model_stores_and_fits_faces(tiny_model_dir, tmp_path):
     """Same weights, other preprocessing: a resumed batch must not keep lines scored the other way."""
-    import shutil
-
     from core.cli import _result_identity
     from core.engine import AnalysisSettings
     from core.models import read_bundle
