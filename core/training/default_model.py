@@ -48,17 +48,17 @@ CASEWORK_AUC = 0.95   # below this on FF++ test faces for either detector, the n
 TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
-# crop_jpeg: self-blends are stored as the faces were (299 px JPEG q95). crop_fit "centre": the model reads the
-# middle 192 px of the stored face unresized (JPEG blocks and fine texture intact) instead of the face resized.
-# Stage-1 probes (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 /
-# FaceSwap-left-out test AUC): v2's settings (no crop_jpeg, resize) - / 0.381; crop_jpeg 0.729 / 0.400;
-# + crop_fit centre 0.785 / 0.433; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment
-# p_sharpness 0.8, no crop_jpeg) 0.562 / 0.405. Default model v2 was built without crop_jpeg and with resize.
-# (A v3 trial with crop_jpeg scored self-blends 1.00 but FF++ test 0.62 / 0.65: its blends were made from 256 px
-# cached faces and up-scaled to 299 to be stored, a trace no real face had; faces are now cached at 299 px.)
+# No crop_jpeg / crop_fit here (v2's settings). Stage-1 probes (`benchmarks/recipe_probe.py backbone 4 --exclude
+# faceswap`; validation AUC at epoch 4 / FaceSwap-left-out test AUC): these settings - / 0.381; crop_jpeg (self-blends
+# stored as 299 px JPEG q95) 0.729 / 0.400; + crop_fit "centre" (the middle 192 px of the stored face, unresized)
+# 0.785 / 0.433; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment p_sharpness 0.8) 0.562 / 0.405.
+# The full build with crop_jpeg + centre (v3b, 2026-12-03) scored worse than v2 on FF++ test (0.59 / 0.65 vs
+# 0.70 / 0.71), FFHQ/StyleGAN (0.61 / 0.62) and SDFD (0.40 / 0.67), but stored self-blends of FFHQ 1.00: FFHQ faces
+# are 256 px files, so a blend stored as a 299 px JPEG carries a JPEG grid its real face (up-scaled) lacks, and
+# every face without that grid (StyleGAN, SDFD) then looks real. A blend must be stored as its own source file
+# was (size, quantisation tables), not at one global setting; until then the recipe keeps v2's settings.
 SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "aligned": True,
-          "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True,
-          "crop_jpeg": (CROP_JPEG["side"], CROP_JPEG["quality"]), "crop_fit": "centre"}
+          "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True}
 STAGES = {
     # stage 1: the whole CLIP image tower from random weights (text tower frozen, its logit scale trained)
     # (plus a linear real/fake head on the image embedding: see core.detectors.clip_prompts)

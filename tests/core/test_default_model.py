@@ -111,7 +111,7 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
               for stage in ("backbone", "hamlet", "mfclip", "baseline")]
     assert splits[0] == splits[1] == splits[2] == splits[3]
     bundle = read_bundle(out)
-    assert bundle.crop_margin == 1.1 and bundle.crop_jpeg == {"side": 299, "quality": 95, "fit": "centre"}
+    assert bundle.crop_margin == 1.1 and bundle.crop_jpeg == {"side": 299, "quality": 95}
     loaded = load_model(bundle, ["hamlet", "mfclip"])
     assert set(loaded.detectors) == {"hamlet", "mfclip"}
     assert all(_float_dtypes(f) == {torch.float16} for f in out.glob("*.safetensors"))
