@@ -112,17 +112,16 @@ def match_sharpness(img: np.ndarray, target: float, steps: int = 6) -> np.ndarra
     current = centre_sharpness(img)
     if current <= 1e-6 or abs(np.log(target / current)) < 0.05:
         return img
-    if target < current:
+    rising = target > current   # sharpen (strength raises the variance) or blur (strength lowers it)
+    if not rising:
         def make(t: float) -> np.ndarray:   # t in [0, 1] -> Gaussian sigma 0.1-3
             return cv2.GaussianBlur(img, (0, 0), sigmaX=0.1 + 2.9 * t)
-        lo, hi, rising = 0.0, 1.0, False
     else:
         soft = cv2.GaussianBlur(img, (0, 0), sigmaX=1.0)
 
         def make(t: float) -> np.ndarray:   # t in [0, 1] -> unsharp amount 0-4
             return cv2.addWeighted(img, 1 + 4 * t, soft, -4 * t, 0)
-        lo, hi, rising = 0.0, 1.0, True
-    out = img
+    lo, hi, out = 0.0, 1.0, img
     for _ in range(steps):
         mid = (lo + hi) / 2
         out = make(mid)
