@@ -6,6 +6,7 @@ they can be cached like any other example and the SBI test set is made of held-o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,10 +15,23 @@ import torch
 from core.detectors.base import Labels
 from core.errors import NoFaceError
 from core.faces.align import fit_face, jpeg_round_trip
-from core.training.dataset import Sample
+from core.training.dataset import Sample, media_kind
 from core.training.facecache import FaceCache
+from core.training.jpeg_source import read_jpeg_face
 from core.training.sbi import METHOD as SBI_METHOD
 from core.training.sbi import self_blend
+
+Store = Callable[[np.ndarray], np.ndarray]  # a fresh blend -> the blend as its real face was stored and cached
+
+
+@dataclass(frozen=True)
+class BlendSource:
+    """What a self-blend is made from, kept so ``Examples.reblend`` can make a fresh one."""
+
+    row: int
+    face: np.ndarray                 # the real face (the file's own pixels when stored like its file)
+    landmarks: np.ndarray | None     # in ``face`` pixels
+    store: Store
 
 
 @dataclass
@@ -27,9 +41,7 @@ class Examples:
     methods: list[str | None] = field(default_factory=list)
     videos: list[str] = field(default_factory=list)   # source file of each crop (video-level metrics)
     groups: list[str] = field(default_factory=list)   # scene of each crop: its group, else its file (paired batches)
-    # (row, source face, its landmarks or None) of each self-blend, when kept (gather(keep_blend_sources=True))
-    blend_sources: list[tuple[int, np.ndarray, np.ndarray | None]] = field(default_factory=list)
-    stored_as: tuple[int, int] | None = None
+    blend_sources: list[BlendSource] = field(default_factory=list)   # when kept (gather(keep_blend_sources=True))
     fit: str = "resize"
 
     def __len__(self) -> int:
@@ -47,12 +59,12 @@ class Examples:
         of blends (mask shape, boundary, colour and sharpness mismatch); one fixed blend per face is learnt by heart.
         Returns how many were replaced (a face the blend cannot be made from keeps its previous blend)."""
         size, done = self.crops.shape[-1], 0
-        for row, face, landmarks in self.blend_sources:
+        for source in self.blend_sources:
             try:
-                blended = _blend(face, landmarks, rng, self.stored_as)
+                blended = source.store(self_blend(source.face, source.landmarks, rng)[0])
             except NoFaceError:
                 continue
-            self.crops[row] = torch.from_numpy(fit_face(blended, size, self.fit)).permute(2, 0, 1)
+            self.crops[source.row] = torch.from_numpy(fit_face(blended, size, self.fit)).permute(2, 0, 1)
             done += 1
         return done
 
@@ -79,13 +91,15 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     """All cached crops of `samples` brought to `size` (``core.faces.align.fit_face``: resized, or their middle
     pixels with ``fit="centre"``), plus `sbi_copies` pseudo-fakes per real crop.
 
-    ``stored_as=(side, quality)``: the faces were stored as JPEG files of that side and quality, so each pseudo-fake
-    is stored the same way (resized to ``side``, JPEG round trip) before it joins them. Otherwise a pseudo-fake is
-    the one face whose blended region lacks the compression traces every real carries, and a detector learns that
-    instead of the blend (measured on the v2 default model, FF++ test reals: self-blend AUC 0.95 as made, 0.61 once
-    stored). The faces must be cached at ``side`` (``CacheSettings`` does so when given the JPEG setting): a blend
-    made smaller and up-scaled to be stored carries a resampling trace its reals lack (the v3 trial in
-    ``core.training.default_model`` learnt that one).
+    ``stored_as=(side, quality)``: the faces were stored as JPEG, so each pseudo-fake is stored as its real face
+    was before it joins them. Otherwise a pseudo-fake is the one face whose blended region lacks the compression
+    traces every real carries, and a detector learns that instead of the blend (measured on the v2 default model,
+    FF++ test reals: self-blend AUC 0.95 as made, 0.61 once stored). A face detected in a frame was stored by the
+    analysis pipeline: the blend is resized to ``side`` and round-tripped at ``quality`` (the faces must be cached
+    at ``side``, as ``CacheSettings`` does when given the JPEG setting: a blend up-scaled to be stored carries a
+    resampling trace its reals lack). A face file read whole (``assume_aligned``) that is a JPEG was stored as
+    that file: the blend is made from the file's own pixels, encoded with its own tables
+    (``core.training.jpeg_source``) and then resized to the cache side like its real face.
 
     ``keep_blend_sources``: keep each blend's real face and landmarks so ``Examples.reblend`` can renew it.
     """
@@ -101,14 +115,18 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
             methods.append(sample.method if sample.label else None)
             videos.append(sample.path)
             groups.append(scene)
-            for copy in range(sbi_copies if marks is not None else 0):
-                landmarks = marks[i] if not np.isnan(marks[i]).any() else None
+            if marks is None:
+                continue
+            landmarks = marks[i] if not np.isnan(marks[i]).any() else None
+            source, source_marks, store = _blend_source(sample.path, face, landmarks, stored_as,
+                                                        cache.settings.assume_aligned)
+            for copy in range(sbi_copies):
                 try:
-                    blended = _blend(face, landmarks, rng, stored_as)
+                    blended = store(self_blend(source, source_marks, rng)[0])
                 except NoFaceError:
                     break
                 if keep_blend_sources:
-                    sources.append((len(crops), face, landmarks))
+                    sources.append(BlendSource(len(crops), source, source_marks, store))
                 crops.append(fit_face(blended, size, fit))
                 fake.append(1)
                 methods.append(SBI_METHOD)
@@ -117,13 +135,18 @@ def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: in
     if not crops:
         return Examples(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
     stacked = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
-    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups, sources, stored_as,
-                    fit)
+    return Examples(stacked, torch.tensor(fake, dtype=torch.long), methods, videos, groups, sources, fit)
 
 
-def _blend(face: np.ndarray, landmarks: np.ndarray | None, rng: np.random.Generator,
-           stored_as: tuple[int, int] | None) -> np.ndarray:
-    blended, _ = self_blend(face, landmarks, rng)
-    if stored_as is not None:
-        blended = jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1])
-    return blended
+def _blend_source(path: str, face: np.ndarray, landmarks: np.ndarray | None, stored_as: tuple[int, int] | None,
+                  whole_file: bool) -> tuple[np.ndarray, np.ndarray | None, Store]:
+    """The face a blend is made from, its landmarks, and how the blend is stored (see ``gather``)."""
+    side = face.shape[0]
+    if stored_as is None:
+        return face, landmarks, lambda blended: blended
+    found = read_jpeg_face(path) if whole_file and media_kind(path) == "image" else None
+    if found is None:
+        return face, landmarks, lambda blended: jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1])
+    pixels, storage = found
+    scaled = None if landmarks is None else landmarks * np.float32(pixels.shape[0] / side)
+    return pixels, scaled, lambda blended: fit_face(storage.store(blended), side)

@@ -415,6 +415,34 @@ def test_self_blends_are_stored_like_the_faces_they_come_from(tmp_path: Path):
     assert (stored.crops[1::2] != raw.crops[1::2]).any()
 
 
+def test_self_blends_of_face_files_are_stored_as_their_file_not_at_the_cache_side(tmp_path: Path):
+    """FFHQ faces are 256 px JPEG files cached at 299 px (the analysis side): a blend stored as a 299 px JPEG would
+    carry an 8 px grid aligned to the crop that its real face (a 256 px file up-scaled) lacks, the shortcut the v3b
+    build learnt. Stored as its file was (256 px, the file's tables) and then up-scaled, it carries the real's."""
+    from PIL import Image
+
+    from core.faces.align import jpeg_round_trip
+    from core.training.examples import gather
+
+    files = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[:6]
+    table = np.array(Image.open(files[0]).quantization[0], dtype=np.float64).reshape(8, 8)
+    samples = [Sample(str(f), 0) for f in files]
+    with FaceCache(tmp_path, assume_aligned=True, landmarks=True, crop_size=299) as cache:
+        cache.build(samples)
+        raw = gather(samples, cache, 299, sbi_copies=1, seed=3)
+        stored = gather(samples, cache, 299, sbi_copies=1, seed=3, stored_as=(299, 95))
+    assert (raw.crops[0::2] == stored.crops[0::2]).all()
+    faces = stored.crops.permute(0, 2, 3, 1).numpy()
+    real = [_off_lattice(c, table) for c in faces[0::2]]
+    kept = [_off_lattice(c, table) for c in faces[1::2]]
+    at_crop_side = [_off_lattice(jpeg_round_trip(c, 95), table) for c in raw.crops[1::2].permute(0, 2, 3, 1).numpy()]
+    # (a blend is smoother than its real where the source was blurred, so it sits a little nearer the lattice)
+    assert np.min(np.divide(kept, real)) > 0.6                                          # no grid the real lacks
+    assert np.max(np.divide(at_crop_side, real)) < 0.4                                  # the shortcut it avoids
+    away = np.abs(faces[1::2, :24, :24].astype(int) - faces[0::2, :24, :24]).mean()    # a corner, off the face
+    assert away < 1.0
+
+
 def test_reblend_renews_only_the_self_blends_reproducibly(tmp_path: Path):
     from core.training.examples import gather
 
@@ -424,7 +452,7 @@ def test_reblend_renews_only_the_self_blends_reproducibly(tmp_path: Path):
         cache.build(samples)
         first = gather(samples, cache, 128, sbi_copies=1, seed=3, stored_as=(256, 95), keep_blend_sources=True)
         again = gather(samples, cache, 128, sbi_copies=1, seed=3, stored_as=(256, 95), keep_blend_sources=True)
-    assert [row for row, _, _ in first.blend_sources] == [1, 3, 5, 7]
+    assert [source.row for source in first.blend_sources] == [1, 3, 5, 7]
     before = first.crops.clone()
     assert first.reblend(np.random.default_rng(9)) == again.reblend(np.random.default_rng(9)) == 4
     assert torch.equal(first.crops, again.crops)                         # same seed, same blends
