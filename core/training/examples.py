@@ -14,7 +14,7 @@ import torch
 
 from core.detectors.base import Labels
 from core.errors import NoFaceError
-from core.faces.align import fit_face, jpeg_round_trip
+from core.faces.align import centre_offset, fit_face, jpeg_round_trip
 from core.training.dataset import Sample, media_kind
 from core.training.facecache import FaceCache
 from core.training.jpeg_source import read_jpeg_face
@@ -150,3 +150,20 @@ def _blend_source(path: str, face: np.ndarray, landmarks: np.ndarray | None, sto
     pixels, storage = found
     scaled = None if landmarks is None else landmarks * np.float32(pixels.shape[0] / side)
     return pixels, scaled, lambda blended: fit_face(storage.store(blended), side)
+
+
+def block_windows(side: int, size: int, jitter: int) -> tuple[int, list[int]]:
+    """Where ``size`` px windows may start inside the middle ``size + 2 * jitter`` px of a ``side`` px stored face
+    (``fit_face(..., "centre")``): every whole 8 px block step up to ``jitter`` either way of the window an analysis
+    cuts (``centre_offset(side, size)``), so each window keeps the face's JPEG grid where the analysis has it.
+    Returns (the window side, the start offsets)."""
+    middle = centre_offset(side, size) - centre_offset(side, size + 2 * jitter)
+    starts = [middle + step for step in range(-jitter, jitter + 1, 8) if 0 <= middle + step <= 2 * jitter]
+    return size, starts
+
+
+def cut_windows(crops: torch.Tensor, windows: tuple[int, list[int]], rng: np.random.Generator) -> torch.Tensor:
+    """N x 3 x S x S crops -> N x 3 x size x size windows, each at its own random start (rows and columns)."""
+    size, starts = windows
+    ys, xs = rng.choice(starts, len(crops)), rng.choice(starts, len(crops))
+    return torch.stack([c[:, y:y + size, x:x + size] for c, y, x in zip(crops, ys, xs, strict=True)])

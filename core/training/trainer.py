@@ -34,7 +34,7 @@ from core.paths import data_dir
 from core.training import metrics
 from core.training.augment import AugmentConfig, augment_batch
 from core.training.dataset import Sample, read_manifest, scan_folder
-from core.training.examples import Examples, gather
+from core.training.examples import Examples, block_windows, cut_windows, gather
 from core.training.facecache import CacheSettings, FaceCache
 from core.training.splits import save_split, split_report, split_samples
 from core.training.state import load_state, save_state
@@ -70,6 +70,8 @@ class TrainConfig:
     crop_jpeg: tuple[int, int] | None = None  # (side, quality) the faces are stored as: detected crops and
                                               # self-blends are stored so too, and the model records it
     crop_fit: str = "resize"             # stored face -> input: "resize", or "centre" (its middle pixels, unresized)
+    crop_jitter: int = 0                 # with "centre": training windows move up to this many px (whole 8 px JPEG
+                                         # blocks) off the centre, drawn per crop each batch; val / test stay centred
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
 
     def augmentation(self) -> AugmentConfig | None:
@@ -143,9 +145,13 @@ class Trainer:
         self.cancelled = cancel or (lambda: False)
         self.cache_dir = Path(cache_dir) if cache_dir else data_dir() / "facecache"
         self.augment = config.augmentation()
+        self.windows: tuple[int, list[int]] | None = None   # (side, starts) of jittered training windows
         if config.crop_fit not in FITS or (config.crop_fit != "resize" and not config.crop_jpeg):
             raise BadInputError(f"crop_fit must be one of {FITS} ('centre' only with crop_jpeg: the stored side is "
                                 f"what a model records), got {config.crop_fit!r}")
+        if config.crop_jitter and (config.crop_fit != "centre" or config.crop_jitter < 0 or config.crop_jitter % 8):
+            raise BadInputError("crop_jitter must be a whole number of 8 px JPEG blocks and needs crop_fit 'centre' "
+                                f"(the window keeps the block grid), got {config.crop_jitter!r}")
         self.device = select_device(config.device)
 
     # -------------------------------------------------------------------------------------------- setup
@@ -192,10 +198,16 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         detector = build_detector(cfg.detector, backbone, cfg.detector_config).to(self.device)
         size = detector.input_size
-        sets = {name: gather(prepared["split"][name], self.cache, size, sbi_copies=cfg.sbi_copies,
-                             seed=cfg.seed + i, stored_as=cfg.crop_jpeg,
+        # a detector on a frozen backbone trains on features computed once: its windows cannot move
+        jitter = 0 if hasattr(detector, "backbone_features") else cfg.crop_jitter
+        if jitter and size + 2 * jitter > cfg.crop_jpeg[0]:
+            raise BadInputError(f"crop_jitter {jitter} needs stored faces of at least {size + 2 * jitter} px, "
+                                f"not {cfg.crop_jpeg[0]}")
+        sets = {name: gather(prepared["split"][name], self.cache, size + 2 * jitter * (name == "train"),
+                             sbi_copies=cfg.sbi_copies, seed=cfg.seed + i, stored_as=cfg.crop_jpeg,
                              keep_blend_sources=cfg.sbi_fresh and name == "train", fit=cfg.crop_fit)
                 for i, name in enumerate(("train", "val", "test"))}
+        self.windows = block_windows(cfg.crop_jpeg[0], size, jitter) if jitter else None
         for name, ex in sets.items():
             if len(ex) == 0 or len(set(ex.fake.tolist())) < 2:
                 raise BadInputError(f"the {name} split has no faces of one class; add data or change fractions",
@@ -258,8 +270,11 @@ class Trainer:
                 if features is not None:
                     losses = detector.loss_features(features.get("train", train, index, self.device), labels)
                 else:
-                    faces = (augment_batch(train.crops[index], rng, self.augment).to(self.device).float().div_(255.0)
-                             if self.augment else train.faces(index, self.device))
+                    crops = train.crops[index]
+                    if self.windows is not None:
+                        crops = cut_windows(crops, self.windows, rng)
+                    faces = (augment_batch(crops, rng, self.augment) if self.augment else crops
+                             ).to(self.device).float().div_(255.0)
                     flip = torch.rand(len(index), device=self.device) < 0.5
                     faces = torch.where(flip[:, None, None, None], faces.flip(3), faces)
                     losses = detector.loss(faces, labels)

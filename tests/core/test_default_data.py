@@ -115,6 +115,10 @@ def test_training_config_sets_augmentation_strengths_and_refuses_misspelt_ones(t
         Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(crop_fit="centre"))
     with pytest.raises(BadInputError, match="crop_fit"):
         Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(crop_jpeg=(299, 95), crop_fit="middle"))
+    for jitter, fit in ((12, "centre"), (-8, "centre"), (16, "resize")):   # whole blocks, around a centre cut
+        with pytest.raises(BadInputError, match="crop_jitter"):
+            Trainer(tmp_path / "data.csv", tmp_path / "run",
+                    TrainConfig(crop_jpeg=(299, 95), crop_fit=fit, crop_jitter=jitter))
 
 
 def test_sharpness_matching_moves_real_faces_to_the_target_both_ways():

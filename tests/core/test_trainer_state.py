@@ -93,3 +93,16 @@ def test_cancel_leaves_a_usable_checkpoint(data, tmp_path):
     with torch.no_grad():
         out = model.detectors["hamlet"](torch.rand(2, 3, 64, 64))
     assert out.p_fake.shape == (2,)
+
+
+def test_stage_one_trains_on_jittered_windows_of_stored_faces(data, tmp_path):
+    """crop_jitter: the full-training (clip) stage cuts a fresh block-aligned window per face; the model records
+    the centre cut it is analysed with."""
+    config = _config(detector="clip", epochs=1, max_files=12, crop_jpeg=(96, 95), crop_fit="centre", crop_jitter=8)
+    summary = Trainer(data, tmp_path / "run", config).run()
+    bundle = read_bundle(tmp_path / "run")
+    assert bundle.crop_jpeg == {"side": 96, "quality": 95, "fit": "centre"}
+    assert 0.0 <= summary["test"]["frame"]["auc"] <= 1.0
+    with pytest.raises(Exception, match="crop_jitter 24 needs stored faces of at least 112 px"):
+        Trainer(data, tmp_path / "too-far", _config(detector="clip", epochs=1, max_files=12, crop_jpeg=(96, 95),
+                                                      crop_fit="centre", crop_jitter=24)).run()

@@ -443,6 +443,29 @@ def test_self_blends_of_face_files_are_stored_as_their_file_not_at_the_cache_sid
     assert away < 1.0
 
 
+def test_jittered_windows_keep_the_jpeg_grid_and_centre_on_the_analysis_cut(tmp_path: Path):
+    from core.faces.align import centre_offset, fit_face
+    from core.training.examples import block_windows, cut_windows, gather
+
+    samples = [Sample(str(f), 0) for f in _ffhq("real", 4)]
+    with FaceCache(tmp_path, assume_aligned=True, crop_size=299) as cache:
+        cache.build(samples)
+        wide = gather(samples, cache, 192 + 2 * 24, fit="centre")
+        faces = cache.crops(samples[0])
+    size, starts = block_windows(299, 192, 24)
+    assert size == 192 and starts == list(range(0, 49, 8))
+    base = centre_offset(299, 192 + 2 * 24)
+    assert all((base + s - centre_offset(299, 192)) % 8 == 0 for s in starts)       # the analysis cut's grid
+    middle = (192, [centre_offset(299, 192) - base])
+    centred = cut_windows(wide.crops[:1], middle, np.random.default_rng(0))[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(centred, fit_face(faces[0], 192, "centre"))                # no move = the analysis cut
+    cuts = cut_windows(wide.crops, (size, starts), np.random.default_rng(1))
+    again = cut_windows(wide.crops, (size, starts), np.random.default_rng(1))
+    assert cuts.shape == (4, 3, 192, 192) and torch.equal(cuts, again)
+    assert len({tuple(c[:, 96, 96].tolist()) for c in cut_windows(wide.crops[:1].expand(12, -1, -1, -1),
+                                                                      (size, starts), np.random.default_rng(2))}) > 3
+
+
 def test_reblend_renews_only_the_self_blends_reproducibly(tmp_path: Path):
     from core.training.examples import gather
 
