@@ -48,15 +48,21 @@ CASEWORK_AUC = 0.95   # below this on FF++ test faces for either detector, the n
 TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
-# No crop_jpeg / crop_fit here (v2's settings). Stage-1 probes (`benchmarks/recipe_probe.py backbone 4 --exclude
-# faceswap`; validation AUC at epoch 4 / FaceSwap-left-out test AUC): these settings - / 0.381; crop_jpeg (self-blends
-# stored as 299 px JPEG q95) 0.729 / 0.400; + crop_fit "centre" (the middle 192 px of the stored face, unresized)
-# 0.785 / 0.433; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment p_sharpness 0.8) 0.562 / 0.405.
-# The full build with crop_jpeg + centre (v3b, 2026-12-03) scored worse than v2 on FF++ test (0.59 / 0.65 vs
-# 0.70 / 0.71), FFHQ/StyleGAN (0.61 / 0.62) and SDFD (0.40 / 0.67), but stored self-blends of FFHQ 1.00: FFHQ faces
-# are 256 px files, so a blend stored as a 299 px JPEG carries a JPEG grid its real face (up-scaled) lacks, and
-# every face without that grid (StyleGAN, SDFD) then looks real. A blend must be stored as its own source file
-# was (size, quantisation tables), not at one global setting; until then the recipe keeps v2's settings.
+# No crop_jpeg / crop_fit here: v2's settings, still the best full build. Stage-1 probes
+# (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 / FaceSwap-left-out test
+# AUC): v2's settings (raw self-blends, faces resized) - / 0.381; crop_jpeg (self-blends stored as JPEG) with blends
+# stored at one global setting 0.729 / 0.400, + crop_fit "centre" (the middle 192 px of the stored face, unresized)
+# 0.785 / 0.433 (validation inflated by a JPEG grid only FFHQ blends carried); blends stored as their own file was
+# (core.training.jpeg_source) + centre 0.666 / 0.427, + crop_jitter 48 0.654 / 0.401; crop_jpeg + sbi_fresh
+# 0.699 / 0.390; sharpness matching (augment p_sharpness 0.8) 0.562 / 0.405.
+# Full builds with crop_jpeg + centre (test figures HAMLET / MFCLIP; v2: FF++ 0.70 / 0.71, FFHQ/StyleGAN 0.72 / 0.72,
+# SDFD 0.99 / 0.98, stored self-blends FF++ 0.63 / 0.66, FFHQ 0.75 / 0.74):
+#   v3b, blends at one global setting (2026-12-03): FF++ 0.59 / 0.65, FFHQ/StyleGAN 0.61 / 0.62, SDFD 0.40 / 0.67,
+#   FFHQ self-blends 1.00 (its blends carried a 299 px JPEG grid their 256 px real faces lacked);
+#   v3c, blends stored as their file was (2026-12-04, 41 min of training): FF++ 0.66 / 0.66 (Deepfakes 0.82,
+#   Face2Face 0.59, FaceSwap 0.64 / 0.66, NeuralTextures 0.56), FFHQ/StyleGAN 0.61 / 0.64, SDFD 0.95 / 0.85, but
+#   stored self-blends FF++ 0.84 / 0.84 and FFHQ 0.94 / 0.93. Honest blends are learnt, and they pull the tower to
+#   blend boundaries: Deepfakes rises, reenactment (Face2Face, NeuralTextures) and GAN faces fall.
 SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "aligned": True,
           "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True}
 STAGES = {
