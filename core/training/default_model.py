@@ -49,12 +49,13 @@ TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
 # No crop_jpeg / crop_fit here: v2's settings, still the best full build. Stage-1 probes
-# (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 / FaceSwap-left-out test
-# AUC): v2's settings (raw self-blends, faces resized) - / 0.381, over 8 epochs 0.777 / 0.397; crop_jpeg
-# (self-blends stored as JPEG) with blends stored at one global setting 0.729 / 0.400, + crop_fit "centre" (the middle 192 px of the stored face, unresized)
-# 0.785 / 0.433 (validation inflated by a JPEG grid only FFHQ blends carried); blends stored as their own file was
-# (core.training.jpeg_source) + centre 0.666 / 0.427, + crop_jitter 48 0.654 / 0.401; crop_jpeg + sbi_fresh
-# 0.699 / 0.390; sharpness matching (augment p_sharpness 0.8) 0.562 / 0.405.
+# (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 / FaceSwap-left-out
+# test AUC): v2's settings (raw self-blends, faces resized) - / 0.381, over 8 epochs 0.777 / 0.397; crop_jpeg
+# (self-blends stored as JPEG) with blends stored at one global setting 0.729 / 0.400, + crop_fit "centre"
+# (the middle 192 px of the stored face, unresized) 0.785 / 0.433 (validation inflated by a JPEG grid only
+# FFHQ blends carried); blends stored as their own file was (core.training.jpeg_source) + centre 0.666 /
+# 0.427, + crop_jitter 48 0.654 / 0.401; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment
+# p_sharpness 0.8) 0.562 / 0.405.
 # Full builds with crop_jpeg + centre (test figures HAMLET / MFCLIP; v2: FF++ 0.70 / 0.71, FFHQ/StyleGAN 0.72 / 0.72,
 # SDFD 0.99 / 0.98, stored self-blends FF++ 0.63 / 0.66, FFHQ 0.75 / 0.74):
 #   v3b, blends at one global setting (2026-12-03): FF++ 0.59 / 0.65, FFHQ/StyleGAN 0.61 / 0.62, SDFD 0.40 / 0.67,
