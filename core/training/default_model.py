@@ -56,7 +56,7 @@ TRAINED_STAGES = ("hamlet", "mfclip")
 # FFHQ blends carried); blends stored as their own file was (core.training.jpeg_source) + centre 0.666 /
 # 0.427, + crop_jitter 48 0.654 / 0.401; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment
 # p_sharpness 0.8) 0.562 / 0.405.
-# Full builds with crop_jpeg + centre (test figures HAMLET / MFCLIP; v2: FF++ 0.70 / 0.71, FFHQ/StyleGAN 0.72 / 0.72,
+# Full builds with crop_jpeg + centre (test figures HAMLET / MFCLIP; v2: FF++ 0.70 / 0.71, FFHQ/StyleGAN 0.716 / 0.725,
 # SDFD 0.99 / 0.98, stored self-blends FF++ 0.63 / 0.66, FFHQ 0.75 / 0.74):
 #   v3b, blends at one global setting (2026-12-03): FF++ 0.59 / 0.65, FFHQ/StyleGAN 0.61 / 0.62, SDFD 0.40 / 0.67,
 #   FFHQ self-blends 1.00 (its blends carried a 299 px JPEG grid their 256 px real faces lacked);
