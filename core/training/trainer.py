@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -261,20 +263,15 @@ class Trainer:
             train.reblend(np.random.default_rng([cfg.seed, epoch]))
         steps = math.ceil(len(train) / cfg.batch_size)
         total, started = 0.0, time.time()
-        for step in range(steps):
+        for step, (index, crops) in enumerate(self._batches(train, order, steps, rng, features is None)):
             if self.cancelled():
                 raise CancelledError("training cancelled; the last completed epoch is saved")
-            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             labels = train.labels(index)
             with autocast(self.device):
                 if features is not None:
                     losses = detector.loss_features(features.get("train", train, index, self.device), labels)
                 else:
-                    crops = train.crops[index]
-                    if self.windows is not None:
-                        crops = cut_windows(crops, self.windows, rng)
-                    faces = (augment_batch(crops, rng, self.augment) if self.augment else crops
-                             ).to(self.device).float().div_(255.0)
+                    faces = crops.to(self.device).float().div_(255.0)
                     flip = torch.rand(len(index), device=self.device) < 0.5
                     faces = torch.where(flip[:, None, None, None], faces.flip(3), faces)
                     losses = detector.loss(faces, labels)
@@ -290,6 +287,30 @@ class Trainer:
             self.report(TrainProgress("training", epoch, cfg.epochs, step + 1, steps, loss=total / (step + 1),
                                       eta_s=elapsed / (step + 1) * (steps - step - 1)))
         return total / steps
+
+    def _batches(self, train: Examples, order: torch.Tensor, steps: int, rng: np.random.Generator,
+                 pixels: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(indices, augmented uint8 crops) per step. The next step's crops are cut and augmented on worker threads
+        while the model trains on this one (a GPU otherwise waits on the CPU); `rng` is drawn from in step order,
+        so an epoch is the same however many threads there are."""
+        size = self.config.batch_size
+
+        def prepare(step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+            index = order[step * size:(step + 1) * size]
+            if not pixels:   # a frozen backbone's detector trains on cached features
+                return index, None
+            crops = train.crops[index]
+            if self.windows is not None:
+                crops = cut_windows(crops, self.windows, rng)
+            return index, (augment_batch(crops, rng, self.augment, pool) if self.augment else crops)
+
+        with ThreadPoolExecutor(1) as ahead, ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+            pending = ahead.submit(prepare, 0)
+            for step in range(steps):
+                batch = pending.result()
+                if step + 1 < steps:
+                    pending = ahead.submit(prepare, step + 1)
+                yield batch
 
     @torch.no_grad()
     def _scores(self, detector, examples: Examples, features, name: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,10 @@ def test_augmentation_is_reproducible_changes_pixels_and_keeps_shape():
     a = augment_batch(faces, np.random.default_rng(5))
     b = augment_batch(faces, np.random.default_rng(5))
     c = augment_batch(faces, np.random.default_rng(6))
+    with ThreadPoolExecutor(3) as pool:   # spread over threads: the same images
+        d = augment_batch(faces, np.random.default_rng(5), pool=pool)
     assert a.shape == faces.shape and a.dtype == torch.uint8
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a, b) and torch.equal(a, d) and not torch.equal(a, c)
     changed = (a.float() - faces.float()).abs().flatten(1).mean(1)
     assert (changed > 0.5).sum() >= 3   # many faces are degraded somehow (colour alone has p = 0.5)
 
@@ -108,7 +111,8 @@ def test_training_config_sets_augmentation_strengths_and_refuses_misspelt_ones(t
     # every face blurred, sharpened or resampled: the strength given is the one applied
     degraded = augment_batch(faces, np.random.default_rng(0),
                              TrainConfig(augment={**off, "p_quality": 1.0}).augmentation())
-    assert ((degraded.float() - faces.float()).abs().flatten(1).mean(1) > 0.2).all()
+    changed = (degraded.float() - faces.float()).abs().flatten(1).mean(1)
+    assert (changed > 0).all() and (changed > 0.2).sum() >= 5   # a Gaussian blur of sigma 0.3 barely shows
     with pytest.raises(BadInputError, match="p_qualty"):
         Trainer(tmp_path / "data.csv", tmp_path / "run", TrainConfig(augment={"p_qualty": 0.5}))
     with pytest.raises(BadInputError, match="crop_fit"):   # a centre cut needs the stored side the model records

@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 
 from core.detectors.clip_prompts import dct_patch_embedding_
+from core.errors import BadInputError
 from core.models import load_model, read_bundle
 from core.paths import resources_dir
 from tests.conftest import load_face_images, require_data
@@ -101,12 +102,18 @@ def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
 
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
-    from core.training.default_model import build
+    from core.training.default_model import build, train_stages
 
-    out = tmp_path / "model"
+    out, work = tmp_path / "model", tmp_path / "work"
     arch = "ffd-test-tiny-dct"   # the recipe's own stem type, at test size
-    card = build(require_data(), tmp_path / "work", out, arch=arch, max_files=80, epochs=1,
-                 frames_per_video=2, log=lambda m: None, cache_dir=tmp_path / "cache")
+    recipe = {"arch": arch, "max_files": 80, "epochs": 1, "frames_per_video": 2, "log": lambda m: None,
+              "cache_dir": tmp_path / "cache"}
+    with pytest.raises(BadInputError, match="needs the finished 'backbone' stage"):
+        train_stages(require_data(), work, only="hamlet", **recipe)
+    for stage in ("baseline", "backbone", "hamlet", "mfclip"):   # one stage per call, as parallel processes run them
+        assert stage in train_stages(require_data(), work, only=stage, **recipe)
+        assert json.loads((work / stage / "model.json").read_text())["card"]["training"]["finished"]
+    card = build(require_data(), work, out, **recipe)   # every stage done: assembles and measures
     splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
               for stage in ("backbone", "hamlet", "mfclip", "baseline")]
     assert splits[0] == splits[1] == splits[2] == splits[3]
