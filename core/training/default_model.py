@@ -312,6 +312,8 @@ def model_card_markdown(bundle: ModelBundle) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" if c in row else "-" for c in columns) + " |")
     if "baseline" not in card:
         lines += ["", "The plain CNN baseline (`core.detectors.cnn`) has not been trained for this model yet."]
+    elif card["baseline"].get("note"):   # e.g. a baseline carried over from an earlier build, and why
+        lines += ["", card["baseline"]["note"]]
     ffpp = card["metrics"].get("ffpp_c23_videos")
     if ffpp:
         lines += ["", "FaceForensics++ c23 clips (7; their source videos are among the training crops, so this is a "
