@@ -48,7 +48,7 @@ CASEWORK_AUC = 0.95   # below this on FF++ test faces for either detector, the n
 TRAINED_STAGES = ("hamlet", "mfclip")
 # aligned: every source is a set of face crops already; fractions: validation is carved out of the data's
 # training parts (its test parts are pinned by the manifest), about 12 % of all faces.
-# No crop_jpeg / crop_fit here: v2's settings, still the best full build. Stage-1 probes
+# No crop_jpeg / crop_fit here: v2's settings (v4 = v2 + a 32-epoch stage 1), still the best full builds. Stage-1 probes
 # (`benchmarks/recipe_probe.py backbone 4 --exclude faceswap`; validation AUC at epoch 4 / FaceSwap-left-out
 # test AUC): v2's settings (raw self-blends, faces resized) - / 0.381, over 8 epochs 0.777 / 0.397; crop_jpeg
 # (self-blends stored as JPEG) with blends stored at one global setting 0.729 / 0.400, + crop_fit "centre"
