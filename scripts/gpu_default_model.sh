@@ -16,10 +16,5 @@ wait $first
 stage hamlet & hamlet=$!
 stage mfclip & mfclip=$!
 wait $hamlet $mfclip $baseline
-python3 - "$data" "$work" "$out" <<'PY'
-import sys
-from pathlib import Path
-import core.training.default_model as recipe
-recipe.finish_card = lambda *a, **k: {"headline": {}}   # measured by `make eval-default` where MediaPipe is
-recipe.build(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), device="cuda", log=print)
-PY
+python3 -m core.training.default_model --shared "$data" --work "$work" --out "$out" --cache-dir "$cache" --device cuda \
+  --no-measure

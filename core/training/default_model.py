@@ -148,7 +148,7 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 
 def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str = ARCH,
           exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
-          **overrides) -> dict:
+          measure: bool = True, **overrides) -> dict:
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
     started = time.time()
     summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, baseline, **overrides)
@@ -168,7 +168,7 @@ def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, 
     card["training"].pop("history", None)
     bundle.card = card
     bundle.save()
-    return finish_card(shared, work, out, device, log, cache_dir)
+    return finish_card(shared, work, out, device, log, cache_dir) if measure else card
 
 
 def assemble(work: Path, out: Path) -> ModelBundle:
@@ -378,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip training the plain CNN baseline")
     parser.add_argument("--stage", choices=[*STAGES, "baseline"],
                         help="with --train-only: train just this stage (the stages it needs must be finished)")
+    parser.add_argument("--no-measure", action="store_true",
+                        help="assemble the model folder but leave measuring it to --eval-only (e.g. where MediaPipe, "
+                             "which the video figures need, is missing)")
     parser.add_argument("--eval-only", action="store_true",
                         help="re-measure the model in --out and rewrite its card (make eval-default)")
     parser.add_argument("--measure", type=Path, metavar="MODEL_DIR",
@@ -401,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(card["headline"], indent=1))
         return 0
     card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
-                 baseline=not args.no_baseline)
-    print(json.dumps(card["headline"], indent=1))
+                 baseline=not args.no_baseline, measure=not args.no_measure)
+    print(json.dumps(card.get("headline", {}), indent=1))
     return 0
 
 

@@ -102,7 +102,7 @@ def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
 
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
-    from core.training.default_model import build, train_stages
+    from core.training.default_model import STAGES, build, train_stages
 
     out, work = tmp_path / "model", tmp_path / "work"
     arch = "ffd-test-tiny-dct"   # the recipe's own stem type, at test size
@@ -113,6 +113,8 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     for stage in ("baseline", "backbone", "hamlet", "mfclip"):   # one stage per call, as parallel processes run them
         assert stage in train_stages(require_data(), work, only=stage, **recipe)
         assert json.loads((work / stage / "model.json").read_text())["card"]["training"]["finished"]
+    assembled = build(require_data(), work, out, measure=False, **recipe)   # a GPU machine without MediaPipe
+    assert "metrics" not in assembled and read_bundle(out).card["validation"].keys() == {*STAGES, "baseline"}
     card = build(require_data(), work, out, **recipe)   # every stage done: assembles and measures
     splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
               for stage in ("backbone", "hamlet", "mfclip", "baseline")]
