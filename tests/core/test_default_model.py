@@ -102,7 +102,7 @@ def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
 
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
-    from core.training.default_model import STAGES, build, train_stages
+    from core.training.default_model import STAGES, _provenance, build, train_stages
 
     out, work = tmp_path / "model", tmp_path / "work"
     arch = "ffd-test-tiny-dct"   # the recipe's own stem type, at test size
@@ -110,15 +110,15 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
               "cache_dir": tmp_path / "cache"}
     with pytest.raises(BadInputError, match="needs the finished 'backbone' stage"):
         train_stages(require_data(), work, only="hamlet", **recipe)
-    for stage in ("baseline", "backbone", "hamlet", "mfclip"):   # one stage per call, as parallel processes run them
+    for stage in ("baseline", "backbone", "refine", "hamlet", "mfclip"):   # one stage per call, as parallel processes run them
         assert stage in train_stages(require_data(), work, only=stage, **recipe)
         assert json.loads((work / stage / "model.json").read_text())["card"]["training"]["finished"]
     assembled = build(require_data(), work, out, measure=False, **recipe)   # a GPU machine without MediaPipe
     assert "metrics" not in assembled and read_bundle(out).card["validation"].keys() == {*STAGES, "baseline"}
     card = build(require_data(), work, out, **recipe)   # every stage done: assembles and measures
     splits = [json.loads((tmp_path / "work" / stage / "split.json").read_text())["splits"]
-              for stage in ("backbone", "hamlet", "mfclip", "baseline")]
-    assert splits[0] == splits[1] == splits[2] == splits[3]
+              for stage in ("backbone", "refine", "hamlet", "mfclip", "baseline")]
+    assert all(split == splits[0] for split in splits)
     bundle = read_bundle(out)
     assert bundle.crop_margin == 1.1 and bundle.crop_jpeg == {"side": 299, "quality": 95}
     loaded = load_model(bundle, ["hamlet", "mfclip"])
@@ -135,6 +135,14 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     card_text = (out / "MODEL_CARD.md").read_text()
     assert "| hamlet |" in card_text and "| plain CNN baseline (cnn) |" in card_text
     assert {"ffpp_pooled", "sbi_ffpp"} <= set(card["baseline"]["headline"]["cnn"])
+    # a machine holding only the shipped folder continues from its backbone file: stage 1 is not trained again
+    spec = f"{arch}@{out / 'backbone.safetensors'}"
+    fresh = tmp_path / "continued"
+    assert "backbone" not in train_stages(require_data(), fresh, only="refine", from_backbone=spec, **recipe)
+    assert not (fresh / "backbone").exists()
+    assert read_bundle(fresh / "refine").backbone.sha256 == bundle.backbone.sha256   # it started from that tower
+    carried = _provenance(spec)   # what the card of a model built that way records about its stage 1
+    assert carried["sha256"] == bundle.backbone.sha256 and set(carried["epoch_seconds"]) >= {"backbone", "refine"}
 
 
 def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_backbone):
