@@ -94,7 +94,8 @@ STAGES = {
     "mfclip": {"detector": "mfclip", "epochs": 4, "patience": 2, "lr": 3e-4,
                "detector_config": {"freeze_image_encoder": True}},
 }
-# The plain CNN the CLIP detectors must beat: same data, augmentation, epochs and early stopping as stage 1.
+# The plain CNN the CLIP detectors must beat: same data, augmentation and early stopping as stage 1, and the epochs
+# of stage 1 and refine together.
 BASELINE = {"detector": "cnn", "random_backbone": True,
             "epochs": STAGES["backbone"]["epochs"] + STAGES["refine"]["epochs"], "lr": 1e-3,
             "weight_decay": 0.05, "patience": STAGES["backbone"]["patience"]}
