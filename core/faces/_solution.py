@@ -9,7 +9,8 @@ reach from ``__del__`` during interpreter shutdown).
 MediaPipe's native code (absl / TFLite logging, which no environment variable of this release silences) prints
 three or four warning lines into the user's terminal for every graph it starts. Graph creation and each graph's
 first run therefore happen with file descriptor 2 diverted (``_quiet_native_stderr``); anything else written in
-that window is passed on.
+that window is passed on. A graph's calculators log from their own threads and may still be writing when its first
+result is back, so after a first run the diversion stays until fd 2 has been quiet for a moment.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
 import cv2
@@ -71,9 +73,22 @@ _NATIVE_NOISE = re.compile(rb"^(?:[WI]\d{4} .*|INFO: Created TensorFlow Lite .*|
 _STDERR_LOCK = threading.Lock()  # one diversion at a time, or a second would save and restore the first's file
 
 
+def _wait_until_quiet(sink, quiet: float, limit: float) -> None:
+    """Return once ``sink`` has not grown for ``quiet`` seconds, or after ``limit`` seconds in all."""
+    size, since, end = os.fstat(sink.fileno()).st_size, time.monotonic(), time.monotonic() + limit
+    while time.monotonic() < end and time.monotonic() - since < quiet:
+        time.sleep(0.01)
+        now = os.fstat(sink.fileno()).st_size
+        if now != size:
+            size, since = now, time.monotonic()
+
+
 @contextlib.contextmanager
-def _quiet_native_stderr():
-    """Divert fd 2 while MediaPipe starts a graph; re-emit whatever is not its known start-up noise."""
+def _quiet_native_stderr(settle: float = 0.0):
+    """Divert fd 2 while MediaPipe starts a graph; re-emit whatever is not its known start-up noise.
+
+    ``settle`` > 0 keeps the diversion until fd 2 has been quiet that long (at most 20 times that), for native
+    threads that log after the call being diverted has returned."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
         if sys.stderr is not None:
             sys.stderr.flush()
@@ -85,6 +100,8 @@ def _quiet_native_stderr():
         os.dup2(sink.fileno(), 2)
         try:
             yield
+            if settle > 0:
+                _wait_until_quiet(sink, settle, 20 * settle)
         finally:
             if sys.stderr is not None:
                 sys.stderr.flush()
@@ -135,7 +152,7 @@ class MediaPipeSolution:
         graph = self._graph(key)
         if key in self._warm:
             return graph.process(image)
-        with _quiet_native_stderr():
+        with _quiet_native_stderr(settle=0.1):
             result = graph.process(image)
         self._warm.add(key)
         return result

@@ -399,3 +399,22 @@ def test_other_stderr_output_during_graph_start_is_passed_on(capfd):
                     b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nsomething else went wrong\n")
     err = capfd.readouterr().err
     assert err == "something else went wrong\n"
+
+
+def test_native_lines_written_just_after_a_first_run_are_still_kept_off_the_terminal(capfd):
+    """MediaPipe's calculators log from their own threads, sometimes after process() has returned."""
+    import os
+    import threading
+    import time
+
+    from core.faces._solution import _quiet_native_stderr
+
+    def graph_thread():
+        time.sleep(0.03)
+        os.write(2, b"W0000 00:00:1.0 1 inference_feedback_manager.cc:114] Feedback manager ...\n")
+
+    with _quiet_native_stderr(settle=0.1):
+        late = threading.Thread(target=graph_thread)
+        late.start()
+    late.join()
+    assert capfd.readouterr().err == ""
