@@ -102,7 +102,14 @@ def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
 
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
-    from core.training.default_model import STAGES, _provenance, build, train_stages
+    from core.training.default_model import (
+        CARRIED_TOWER,
+        STAGES,
+        _carried_tower_seconds,
+        _provenance,
+        build,
+        train_stages,
+    )
 
     out, work = tmp_path / "model", tmp_path / "work"
     arch = "ffd-test-tiny-dct"   # the recipe's own stem type, at test size
@@ -143,6 +150,19 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert read_bundle(fresh / "refine").backbone.sha256 == bundle.backbone.sha256   # it started from that tower
     carried = _provenance(spec)   # what the card of a model built that way records about its stage 1
     assert carried["sha256"] == bundle.backbone.sha256 and set(carried["epoch_seconds"]) >= {"backbone", "refine"}
+    trained = card["recipe"]["epoch_seconds"]
+    assert _carried_tower_seconds(carried) == {CARRIED_TOWER: round(trained["backbone"] + trained["refine"], 1)}
+
+
+def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
+    """v6 refines v5's tower, which refined v4's stage 1: all three runs made the tower v6 ships."""
+    from core.training.default_model import CARRIED_TOWER, _carried_tower_seconds
+
+    first = {"epoch_seconds": {"backbone": 4573.2, "refine": 2434.5, "hamlet": 185.9, "mfclip": 931.5}}
+    assert _carried_tower_seconds(first) == {CARRIED_TOWER: 7007.7}
+    second = {"epoch_seconds": {CARRIED_TOWER: 7007.7, "refine": 2400.1, "hamlet": 190.0, "mfclip": 900.0}}
+    assert _carried_tower_seconds(second) == {CARRIED_TOWER: 9407.8}
+    assert _carried_tower_seconds({}) == {}       # a tower from elsewhere, with no card beside it
 
 
 def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_backbone):
