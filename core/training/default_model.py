@@ -84,6 +84,9 @@ STAGES = {
     # backbone file can continue from it (`--from-backbone`). v5 (2026-12-04, from v4's tower, 41 min on 2 CPU
     # cores): validation AUC 0.897 / 0.890 / 0.878 / 0.904 / 0.897 / 0.902 / 0.895 / 0.906 / 0.911 / 0.908 / 0.915 /
     # 0.905 / 0.916 / 0.917 / 0.917 / 0.916 / 0.916 / 0.918 / 0.918 / 0.916 in epochs 1-20; FF++ test 0.780 -> 0.805.
+    # v6 (the same stage again, from v5's tower, 40 min): 0.914 / 0.907 / 0.898 / 0.917 / 0.900 / 0.907 / 0.898 /
+    # 0.917 / 0.920 / 0.916 / 0.918 / 0.915 / 0.921 / 0.922 / 0.920 / 0.920 / 0.919 / 0.922 / 0.923 / 0.921, training
+    # loss 1.04 -> 0.91; FF++ test 0.805 -> 0.817.
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
