@@ -324,7 +324,7 @@ def model_card_markdown(bundle: ModelBundle) -> str:
               "", "## Recipe", "",
               f"`{recipe.get('command')}` ({recipe.get('module')}); training seconds per stage (sum of epochs) on "
               f"{recipe.get('machine')}: {json.dumps(recipe.get('epoch_seconds'))}.", "",
-              *([f"Stage 1 was carried, not re-trained: `--from-backbone` took the tower "
+              *([f"The tower that refine started from was carried, not trained here: `--from-backbone` took "
                  f"`{recipe['from_backbone']['file']}` (sha256 `{recipe['from_backbone']['sha256']}`), whose training "
                  f"seconds are `{CARRIED_TOWER}` above; the card beside it recorded, per stage: "
                  f"{json.dumps(recipe['from_backbone'].get('epoch_seconds'))}.", ""]
