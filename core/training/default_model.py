@@ -99,7 +99,7 @@ STAGES = {
 }
 # The plain CNN the CLIP detectors must beat: same data, augmentation and early stopping as stage 1, and a budget of
 # 100 epochs, more than any tower the recipe has trained (stage 1's 32 plus 20 per refine, chained refines
-# included: v6's tower had 72). Early stopping ends it well before (v5's baseline: best epoch 3, stopped at 9).
+# included: v6's tower had 72). Early stopping ends it well before (v6's baseline: best epoch 5, stopped at 11).
 BASELINE = {"detector": "cnn", "random_backbone": True, "epochs": 100, "lr": 1e-3,
             "weight_decay": 0.05, "patience": STAGES["backbone"]["patience"]}
 LIMITATIONS = [
