@@ -379,7 +379,7 @@ def _provenance(from_backbone: str | None) -> dict:
 def _carried_tower_seconds(carried: dict) -> dict[str, float]:
     """The seconds that trained a carried tower, over every build in its chain (stage 1 and each refine)."""
     seconds = carried.get("epoch_seconds", {})
-    tower = [seconds[k] for k in (CARRIED_TOWER, "backbone", "refine") if k in seconds]
+    tower = [seconds[k] for k in (CARRIED_TOWER, *STAGES) if k in seconds and k not in TRAINED_STAGES]
     return {CARRIED_TOWER: round(sum(tower), 1)} if tower else {}
 
 
