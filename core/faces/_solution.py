@@ -7,10 +7,12 @@ silently mixed results), and closes exactly once (``close()`` is idempotent, a c
 reach from ``__del__`` during interpreter shutdown).
 
 MediaPipe's native code (absl / TFLite logging, which no environment variable of this release silences) prints
-three or four warning lines into the user's terminal for every graph it starts. Graph creation and each graph's
-first run therefore happen with file descriptor 2 diverted (``_quiet_native_stderr``); anything else written in
-that window is passed on. A graph's calculators log from their own threads and may still be writing when its first
-result is back, so after a first run the diversion stays until fd 2 has been quiet for a moment.
+three or four warning lines into the user's terminal for every graph it starts. Each graph's creation and first run
+therefore happen inside ONE diversion of file descriptor 2 (``_quiet_native_stderr``); anything else written in that
+window is passed on. One window, not two: calculators open on the graph's own threads after ``start_run`` returns,
+so a gap between a diverted creation and a diverted first run let a warning through on a loaded machine. The first
+run ends with the graph idle (``process`` waits for it); the diversion still stays until fd 2 has been quiet for a
+moment, in case a native thread is mid-write.
 """
 
 from __future__ import annotations
@@ -143,17 +145,16 @@ class MediaPipeSolution:
                 )
             graph = self._graphs.get(key)
             if graph is None:
-                with _quiet_native_stderr():
-                    graph = self._graphs[key] = self._create_graph(key)
+                graph = self._graphs[key] = self._create_graph(key)
             return graph
 
     def _process(self, key: Any, image: np.ndarray) -> Any:
-        """``graph.process(image)``; the first run of each graph with its native log lines kept off the terminal."""
-        graph = self._graph(key)
+        """``graph.process(image)``; creation and first run of each graph with its native log lines kept off the
+        terminal, in one diversion (see module docstring)."""
         if key in self._warm:
-            return graph.process(image)
+            return self._graph(key).process(image)
         with _quiet_native_stderr(settle=0.1):
-            result = graph.process(image)
+            result = self._graph(key).process(image)
         self._warm.add(key)
         return result
 
