@@ -254,7 +254,7 @@ def run_batch(paths: Iterable[str | os.PathLike], analyse: AnalyseFn, results: R
 
 def sha256_or_none(path: str) -> str | None:
     """The evidence hash, or None for a dangling link or an unreadable file."""
-    from core.media import sha256_file
+    from core.digest import sha256_file
 
     try:
         return sha256_file(path)

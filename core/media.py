@@ -19,7 +19,6 @@ are applied).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import stat
@@ -32,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.digest import sha256_file
 from core.errors import BadInputError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
@@ -44,7 +44,6 @@ MAX_PIXELS = 8192 * 8192
 SEEK_MIN_GAP_S = 2.0
 """Seek instead of grabbing only when the next wanted frame is more than this far ahead."""
 
-_CHUNK = 1 << 20
 _HEAD_BYTES = 4096
 _HEADER_SCAN_BYTES = 1 << 16  # text headers (Radiance HDR) may run long
 _SAMPLING_MODES = ("all", "fps", "count")
@@ -116,15 +115,6 @@ class DecodeStats:
 
 
 # ----------------------------------------------------------------------------------------------- hashing
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 of the file's bytes, streamed in 1 MiB chunks so any size hashes in constant memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------- probing

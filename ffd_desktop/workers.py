@@ -160,7 +160,8 @@ class FrameLoader(QObject):
 
     @Slot(int, str, str, object, object)
     def load(self, generation: int, path: str, sha256: str, sampling: dict, wanted: list) -> None:
-        from core.media import Sampling, iter_frames, probe, sha256_file
+        from core.digest import sha256_file
+        from core.media import Sampling, iter_frames, probe
         from ffd_desktop.imaging import downscale, encode_jpeg
 
         if generation != self.generation:

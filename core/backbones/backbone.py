@@ -21,6 +21,7 @@ from torch import nn
 from core.backbones import weights as W
 from core.backbones.configs import architecture_config
 from core.backbones.stems import apply_stem
+from core.digest import sha256_file
 from core.errors import ModelError
 
 IMPORT_HINT = "import a weights file with `ffd models import PATH --arch {arch}`"
@@ -179,7 +180,7 @@ def cached_sha256(path: str) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    return W.sha256_file(path)
+    return sha256_file(path)
 
 
 def encode_text_embeddings(model: nn.Module, embeddings: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:

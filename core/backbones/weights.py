@@ -7,7 +7,6 @@ answer within seconds instead of a minute of retries.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,18 +20,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_path, atomic_write_text
+from core.digest import sha256_file
 from core.errors import ModelError
 from core.paths import data_dir
 
 NETWORK_PROBE_TIMEOUT_S = 3.0
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -15,8 +15,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from core.atomic import atomic_path, atomic_write_text
-from core.backbones.weights import sha256_file
 from core.detectors.registry import build_detector
+from core.digest import sha256_file
 from core.errors import ModelError
 
 FORMAT = "ffd-detector/1"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from core.atomic import atomic_path, atomic_write_text
 from core.backbones import BackboneSpec
-from core.backbones.weights import sha256_file
 from core.detectors.checkpoint import load_detector
+from core.digest import sha256_file
 from core.engine.device import describe_machine
 from core.errors import BadInputError, ModelError
 from core.models import ModelBundle, read_bundle, save_model

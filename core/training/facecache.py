@@ -50,8 +50,9 @@ import cv2
 import numpy as np
 
 from core.atomic import atomic_write_bytes, atomic_write_text
+from core.digest import sha256_file
 from core.errors import BadInputError, CancelledError
-from core.media import Sampling, iter_frames, probe, sha256_file
+from core.media import Sampling, iter_frames, probe
 from core.training.dataset import Sample, media_kind
 
 FORMAT = "ffd-facecache"

@@ -46,7 +46,7 @@ def inputs(folder: Path) -> list[str]:
 
 
 def fake_analyse(path: str) -> dict:
-    from core.media import sha256_file
+    from core.digest import sha256_file
 
     return {"schema": 1, "file": {"path": path, "sha256": sha256_file(path)}, "detectors": {}}
 

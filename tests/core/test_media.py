@@ -21,6 +21,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from core import media
+from core.digest import sha256_file
 from core.errors import BadInputError
 from core.media import (
     MAX_PIXELS,
@@ -31,7 +32,6 @@ from core.media import (
     iter_frames,
     planned_indices,
     probe,
-    sha256_file,
 )
 from tests.conftest import DATA_ROOT
 
