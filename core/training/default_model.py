@@ -134,6 +134,9 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
     which do not need each other (the baseline beside stage 1; HAMLET-FFD beside MFCLIP) can run as parallel
     processes sharing one GPU. `from_backbone` (a BackboneSpec text) stands in for a finished stage 1, e.g. the
     shipped model's backbone file on a machine without the build folder that made it."""
+    if from_backbone and (work / "backbone").exists():  # two stage 1s: refusing beats silently ignoring one
+        raise BadInputError(f"{work} has its own stage 1 in {work / 'backbone'}; --from-backbone would ignore it. "
+                            "Carry a tower into a fresh --work folder")
     work.mkdir(parents=True, exist_ok=True)
     data = write_manifest(shared, work / "data.csv", exclude)
     summaries = {}

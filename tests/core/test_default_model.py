@@ -154,6 +154,15 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert _carried_tower_seconds(carried) == {CARRIED_TOWER: round(trained["backbone"] + trained["refine"], 1)}
 
 
+def test_a_carried_tower_is_refused_where_the_work_folder_has_its_own_stage_one(tmp_path):
+    from core.training.default_model import train_stages
+
+    (tmp_path / "backbone").mkdir()
+    with pytest.raises(BadInputError, match="has its own stage 1"):
+        train_stages(tmp_path, tmp_path, from_backbone="ffd-dct@elsewhere/backbone.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone"]   # nothing written
+
+
 def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
     """v6 refines v5's tower, which refined v4's stage 1: all three runs made the tower v6 ships."""
     from core.training.default_model import CARRIED_TOWER, _carried_tower_seconds
