@@ -109,10 +109,10 @@ LIMITATIONS = [
     "configuration: use that (`ffd models import`, ViT-L-14 OpenAI weights) where its weights are available.",
     "It takes blur for forgery: FaceSwap crops are the sharpest in FaceForensics++ (`benchmarks/sharpness.py`: "
     "median Laplacian variance of the face centre in the test crops 14.5, real 12.2, Deepfakes 7.0), and a model "
-    "that never saw FaceSwap scores it as more real than real faces (FaceSwap test AUC 0.35 for a 16-epoch build "
-    "with FaceSwap left out of every stage; 0.38-0.43 for stage-1 probes of later settings; not yet measured for "
-    "this recipe). Sharp, well-blended swaps of an unseen method can pass as real; a low score is not evidence of "
-    "authenticity.",
+    "that never saw FaceSwap scores it as more real than real faces: built by this recipe (stage 1 and one refine) "
+    "with FaceSwap left out of every stage, HAMLET-FFD / MFCLIP scored the FaceSwap test crops 0.41 / 0.41 AUC "
+    "(2026-12-05; the shipped tower had one refine more). Sharp, well-blended swaps of an unseen method can pass as "
+    "real; a low score is not evidence of authenticity.",
     "Still images only: no temporal cues. Face crops of other detectors, heavy compression or re-encoding beyond "
     "JPEG quality 70, and generators or face-swap methods not named above shift the scores.",
     "A score is the detector's probability that the face is forged, calibrated only in the sense that the "
@@ -219,6 +219,7 @@ def finish_card(shared: Path, work: Path, out: Path, device: str = "auto", log=p
     bundle = read_bundle(out)
     card = bundle.card
     write_manifest(shared, work / "data.csv", tuple(card.get("recipe", {}).get("excluded_methods", ())))
+    card["limitations"] = LIMITATIONS   # what is known about the recipe when it is measured, not when it was trained
     card["metrics"] = measure(shared, work, out, device, log, cache_dir)
     card["headline"] = headline(card["metrics"])
     if _finished_summary(work / "baseline") is not None:  # measured the same way, on the same test faces
