@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="an assembled model folder")
     parser.add_argument("--work", type=Path, required=True, help="its work folder (holds eval_ffpp_faces.csv)")
     parser.add_argument("--method", default="faceswap")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.7, 1.2])
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.7, 1.2], help="Gaussian blurs, in pixels")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader((args.work / "eval_ffpp_faces.csv").open(encoding="utf-8"))
             if r["label"] == "real" or r["method"] == args.method]
@@ -55,12 +55,14 @@ def main() -> None:
         shutil.copytree(args.model, model)
         (model / "split.json").unlink(missing_ok=True)
         print(f"{args.method} test fakes vs real test faces; frame AUC per detector")
-        for blur_label in ("fake", "real"):
-            for sigma in args.sigmas:
-                manifest = blurred_manifest(rows, blur_label, sigma, Path(tmp) / f"{blur_label}-{sigma}")
-                result = evaluate(manifest, model, aligned=True)["test"]
-                aucs = ", ".join(f"{name} {r['frame']['auc']:.3f}" for name, r in result.items())
-                print(f"{blur_label} faces blurred, sigma {sigma:.1f}: {aucs}", flush=True)
+        runs = [("faces as stored", "real", 0.0)]
+        runs += [(f"{label} faces blurred, sigma {sigma:.1f}", label, sigma)
+                 for label in ("fake", "real") for sigma in args.sigmas if sigma > 0]
+        for title, label, sigma in runs:
+            manifest = blurred_manifest(rows, label, sigma, Path(tmp) / f"{label}-{sigma}")
+            result = evaluate(manifest, model, aligned=True)["test"]
+            aucs = ", ".join(f"{name} {r['frame']['auc']:.3f}" for name, r in result.items())
+            print(f"{title}: {aucs}", flush=True)
 
 
 if __name__ == "__main__":

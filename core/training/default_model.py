@@ -189,7 +189,6 @@ def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, 
         "training": read_bundle(work / "hamlet").card.get("training", {}),
         "validation": {name: {"best_val_auc": s["best_val_auc"], "epochs_run": s["epochs_run"]}
                        for name, s in summaries.items()},
-        "limitations": LIMITATIONS,
     }
     card["training"].pop("hyperparameters", None)
     card["training"].pop("history", None)
