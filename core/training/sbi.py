@@ -15,8 +15,9 @@ output; OpenCV operations are deterministic):
 1. Landmarks: MediaPipe's 468-point face mesh (``core.faces.FaceMesher``) unless given. Mask = convex hull of
    the landmarks (``core.faces.face_hull_mask``); with probability ``p_no_forehead`` the hull stops at the
    eyebrows (the paper's 68-point dlib hull, which has no forehead, plays the same role).
-2. Source: colour jitter (RGB shift, HSV, brightness/contrast), then one frequency jitter (down-/up-scaling as
-   a compression-like loss of detail, Gaussian blur, or sharpening).
+2. Source: colour jitter (RGB shift, HSV, brightness/contrast), then one frequency jitter, as in the paper's code:
+   down-/up-scaling (a compression-like loss of detail) or sharpening. Gaussian blur, once a third choice here,
+   made the pasted face the blurrier one in three blends of four and taught "blurry = fake" (``SBIConfig.frequency``).
 3. Source and mask: one small random affine (translation up to 3 % / 1.5 % of the width / height, scale
    0.95..1/0.95) so the pasted face is slightly misaligned.
 4. Mask deformation: elastic warp (smoothed random displacement field), binarised, then a random erosion or
@@ -62,6 +63,7 @@ class SBIConfig:
     val_scale: float = 0.1  # value multiplied by 1 +- this
     brightness: float = 0.1  # +- fraction of 255 added
     contrast: float = 0.1  # contrast multiplied by 1 +- this
+    frequency: tuple[str, ...] = ("downscale", "sharpen")  # one drawn per blend: the paper's OneOf (also "blur")
     downscale: tuple[float, float] = (2.0, 4.0)  # frequency jitter: shrink by this factor and enlarge back
     blur_sigma: tuple[float, float] = (0.5, 1.5)
     sharpen_alpha: tuple[float, float] = (0.2, 0.5)
@@ -182,12 +184,12 @@ def _colour_jitter(img: np.ndarray, rng: np.random.Generator, c: SBIConfig) -> n
 
 def _frequency_jitter(img: np.ndarray, rng: np.random.Generator, c: SBIConfig, k: float) -> np.ndarray:
     h, w = img.shape[:2]
-    choice = int(rng.integers(3))
-    if choice == 0:  # lose detail like a heavier compression: shrink (nearest) and enlarge back (bilinear)
+    choice = c.frequency[int(rng.integers(len(c.frequency)))]
+    if choice == "downscale":  # lose detail like a heavier compression: shrink (nearest) and enlarge back (bilinear)
         r = rng.uniform(*c.downscale)
         small = cv2.resize(img, (max(1, round(w / r)), max(1, round(h / r))), interpolation=cv2.INTER_NEAREST)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    if choice == 1:
+    if choice == "blur":
         return cv2.GaussianBlur(img, (0, 0), rng.uniform(*c.blur_sigma) * k)
     alpha = rng.uniform(*c.sharpen_alpha)
     lightness = rng.uniform(*c.sharpen_lightness)
