@@ -25,6 +25,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from core.atomic import atomic_path, atomic_write_text
@@ -57,7 +58,8 @@ TRAINED_STAGES = ("hamlet", "mfclip")
 # (the middle 192 px of the stored face, unresized) 0.785 / 0.433 (validation inflated by a JPEG grid only
 # FFHQ blends carried); blends stored as their own file was (core.training.jpeg_source) + centre 0.666 /
 # 0.427, + crop_jitter 48 0.654 / 0.401; crop_jpeg + sbi_fresh 0.699 / 0.390; sharpness matching (augment
-# p_sharpness 0.8) 0.562 / 0.405.
+# p_sharpness 0.8) 0.562 / 0.405; self-blends with the paper's frequency jitter (downscale or sharpen, no
+# blur; 2026-12-05) 0.681 / 0.403.
 # Full builds with crop_jpeg + centre (test figures HAMLET / MFCLIP; v2: FF++ 0.70 / 0.71, FFHQ/StyleGAN 0.716 / 0.725,
 # SDFD 0.99 / 0.98, stored self-blends FF++ 0.63 / 0.66, FFHQ 0.75 / 0.74):
 #   v3b, blends at one global setting (2026-12-03): FF++ 0.59 / 0.65, FFHQ/StyleGAN 0.61 / 0.62, SDFD 0.40 / 0.67,
@@ -87,6 +89,9 @@ STAGES = {
     # v6 (the same stage again, from v5's tower, 40 min): 0.914 / 0.907 / 0.898 / 0.917 / 0.900 / 0.907 / 0.898 /
     # 0.917 / 0.920 / 0.916 / 0.918 / 0.915 / 0.921 / 0.922 / 0.920 / 0.920 / 0.919 / 0.922 / 0.923 / 0.921, training
     # loss 1.04 -> 0.91; FF++ test 0.805 -> 0.817.
+    # v7 candidate (2026-12-05, from v6's tower, + sbi_fresh and the paper's self-blend jitter, 47 min): validation AUC
+    # 0.915 -> 0.930 (epoch 15); FF++ test 0.817 / 0.817 -> 0.825 / 0.821, Face2Face, FaceSwap and FF++ self-blends
+    # up, but Deepfakes 0.835 / 0.829 -> 0.822 / 0.817 and NeuralTextures down: not shipped (the README has all).
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
@@ -420,6 +425,21 @@ def _printer(stage: str, log):
     return show
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """`KEY=JSON` texts -> TrainConfig overrides; an unknown field or a value that is not JSON is refused by name."""
+    known = {f.name for f in fields(TrainConfig)}
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in known:
+            raise BadInputError(f"--set {item!r}: expected KEY=JSON with KEY one of {', '.join(sorted(known))}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"--set {item!r}: the value is not JSON ({exc.msg})") from None
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -444,12 +464,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-backbone", metavar="ARCH@FILE",
                         help="take this tower as the finished stage 1 (e.g. ffd-dct@resources/models/default/"
                              "backbone.safetensors) and continue the recipe from it")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="override a training setting for every stage (a TrainConfig field, e.g. "
+                             "sbi_fresh=true); the card records it")
     args = parser.parse_args(argv)
+    overrides = parse_overrides(args.set)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)
     if args.train_only:
         train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
-                     baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone)
+                     baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
+                     **overrides)
         return 0
     if args.measure:
         write_manifest(args.shared, args.work / "data.csv", exclude)
@@ -462,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(card["headline"], indent=1))
         return 0
     card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
-                 baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone)
+                 baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
+                 **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))
     return 0
 

@@ -192,3 +192,15 @@ def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_ba
         out = probed(faces)
         head = torch.softmax(probed.probe(probed.model.encode_image(probed.normalize(faces))), dim=1)[:, 1]
     assert torch.allclose(out.p_fake, head, atol=1e-6)                # p_fake is the head's when there is one
+
+
+def test_recipe_settings_are_overridden_by_name_and_misspellings_are_refused():
+    from core.training.default_model import parse_overrides, stage_config
+
+    overrides = parse_overrides(["sbi_fresh=true", 'augment={"p_jpeg": 0.5}'])
+    assert overrides == {"sbi_fresh": True, "augment": {"p_jpeg": 0.5}}
+    assert stage_config("refine", "ffd-dct", **overrides).sbi_fresh is True
+    with pytest.raises(BadInputError, match="sbi_fersh"):
+        parse_overrides(["sbi_fersh=true"])
+    with pytest.raises(BadInputError, match="not JSON"):
+        parse_overrides(["sbi_fresh=yes"])
