@@ -45,7 +45,7 @@ def left_out_aucs(data: Path, run: Path, methods: list[str], cache_dir: Path) ->
 def main() -> int:
     from core.engine.device import describe_machine
     from core.training.default_data import write_manifest
-    from core.training.default_model import ARCH, stage_config
+    from core.training.default_model import ARCH, parse_overrides, stage_config
     from core.training.trainer import Trainer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,10 +58,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "probe")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "build" / "facecache")
     args = parser.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = json.loads(value)
+    overrides = parse_overrides(args.set)
     if "crop_jpeg" in overrides:
         overrides["crop_jpeg"] = tuple(overrides["crop_jpeg"]) if overrides["crop_jpeg"] else None
     excluded = [m.lower() for m in args.exclude]
