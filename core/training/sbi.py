@@ -77,6 +77,11 @@ class SBIConfig:
     blur_mask_sigma: tuple[float, float] = (5.0, 45.0)
     blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
+    def __post_init__(self) -> None:   # a misspelt jitter would otherwise fall through to sharpening unnoticed
+        unknown = set(self.frequency) - {"downscale", "blur", "sharpen"}
+        if unknown or not self.frequency:
+            raise ValueError(f"SBIConfig.frequency: expected names from downscale, blur, sharpen, got {self.frequency}")
+
 
 DEFAULT_CONFIG = SBIConfig()
 _local = threading.local()

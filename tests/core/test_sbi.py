@@ -89,7 +89,6 @@ def test_hull_without_forehead_stops_at_the_brows(faces):
     assert full[:, 1].min() < brows - 10 and lower[:, 1].min() >= brows - 10  # eye-levelled crop: y is "down"
 
 
-
 def test_a_third_of_blends_are_sharper_than_their_face(faces):
     """The paper's frequency jitter draws downscaling or sharpening, one each half of the time. With blur as a third
     choice (this module's earlier deviation) the pasted face was the blurrier one in three blends of four (here 68 of
@@ -107,3 +106,8 @@ def test_a_third_of_blends_are_sharper_than_their_face(faces):
             blurrier += ratio < 1 / 1.2
     assert sharper + blurrier >= 80
     assert sharper / (sharper + blurrier) >= 0.33, (sharper, blurrier)
+
+
+def test_a_misspelt_frequency_jitter_is_refused():
+    with pytest.raises(ValueError, match="sharpn"):
+        sbi.SBIConfig(frequency=("downscale", "sharpn"))
