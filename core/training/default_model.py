@@ -37,6 +37,7 @@ from core.errors import BadInputError, ModelError
 from core.models import ModelBundle, read_bundle, save_model
 from core.paths import resources_dir
 from core.training.default_data import write_manifest
+from core.training.soup import average_towers
 from core.training.trainer import TrainConfig, Trainer
 
 ARCH = "ffd-dct"
@@ -133,15 +134,22 @@ def stage_config(name: str, backbone: str | None, device: str = "auto", **overri
 
 def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch: str = ARCH,
                  exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = False,
-                 only: str | None = None, from_backbone: str | None = None, **overrides) -> dict:
+                 only: str | None = None, from_backbone: str | None = None, soup: tuple[str, ...] = (),
+                 **overrides) -> dict:
     """Stage 1 (backbone) and its continuation (refine), then HAMLET-FFD and MFCLIP on the refined tower (and the
     CNN baseline if asked); a finished stage is never trained again. `only` trains that one stage, so that stages
     which do not need each other (the baseline beside stage 1; HAMLET-FFD beside MFCLIP) can run as parallel
     processes sharing one GPU. `from_backbone` (a BackboneSpec text) stands in for a finished stage 1, e.g. the
-    shipped model's backbone file on a machine without the build folder that made it."""
-    if from_backbone and (work / "backbone").exists():  # two stage 1s: refusing beats silently ignoring one
-        raise BadInputError(f"{work} has its own stage 1 in {work / 'backbone'}; --from-backbone would ignore it. "
-                            "Carry a tower into a fresh --work folder")
+    shipped model's backbone file on a machine without the build folder that made it; `soup` (BackboneSpec texts
+    of towers refined from one another) stands in for stage 1 and refine: their weight average is the tower."""
+    carried = [name for name, flag in (("--from-backbone", from_backbone), ("--soup", soup)) if flag]
+    own = [name for name in ("backbone", "refine")[:1 + bool(soup)] if (work / name).exists()]
+    if len(carried) > 1 or (carried and own):  # two towers: refusing beats silently ignoring one
+        raise BadInputError(f"{work} would get two towers ({', '.join(carried + own)}); carry one tower into a "
+                            "fresh --work folder")
+    if soup and only in ("backbone", "refine"):
+        raise BadInputError(f"--soup stands in for stage {only!r}: there is nothing to train")
+    specs = _soup_specs(soup) if soup else []
     work.mkdir(parents=True, exist_ok=True)
     data = write_manifest(shared, work / "data.csv", exclude)
     summaries = {}
@@ -162,9 +170,12 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 
     if only == "baseline":
         return {"baseline": run("baseline", arch)}
-    tower = from_backbone or run("backbone", arch)["backbone"]
-    if only != "backbone":
-        tower = run("refine", tower)["backbone"]
+    if soup:
+        tower = _soup_tower(work, specs)
+    else:
+        tower = from_backbone or run("backbone", arch)["backbone"]
+        if only != "backbone":
+            tower = run("refine", tower)["backbone"]
     for name in TRAINED_STAGES:
         if only in (None, name):
             run(name, tower)
@@ -177,18 +188,22 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 
 def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str = ARCH,
           exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
-          measure: bool = True, from_backbone: str | None = None, **overrides) -> dict:
+          measure: bool = True, from_backbone: str | None = None, soup: tuple[str, ...] = (), **overrides) -> dict:
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
     started = time.time()
     summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, baseline,
-                             from_backbone=from_backbone, **overrides)
+                             from_backbone=from_backbone, soup=soup, **overrides)
     carried = _provenance(from_backbone)
+    souped = [_provenance(text) for text in soup]
+    # the soup's towers refine one another, so the longest chain of training holds the others'
+    chains = [_carried_tower_seconds(c) for c in (carried, *souped)]
+    tower_seconds = max(chains, key=lambda c: c.get(CARRIED_TOWER, 0.0))
     bundle = assemble(work, out)
     card = {
         "recipe": {"command": "make default-model", "module": "core.training.default_model", "architecture": arch,
                    "shared": {**SHARED, **overrides}, "stages": STAGES, "excluded_methods": list(exclude),
-                   "epoch_seconds": {**_carried_tower_seconds(carried), **_epoch_seconds(work)},
-                   **({"from_backbone": carried} if carried else {}),
+                   "epoch_seconds": {**tower_seconds, **_epoch_seconds(work)},
+                   **({"from_backbone": carried} if carried else {}), **({"soup": souped} if souped else {}),
                    "this_invocation_seconds": round(time.time() - started, 1),
                    "machine": describe_machine()},
         "training": read_bundle(work / "hamlet").card.get("training", {}),
@@ -247,25 +262,34 @@ EVAL_SETS = {
 }
 
 
+EVAL_SBI_COPIES = {"ffpp_faces": 1, "ffhq_stylegan": 1, "sdfd_vs_real": 0}
+
+
+def write_eval_sets(work: Path) -> dict[str, Path]:
+    """Each test set as a manifest beside data.csv (the split's relative paths resolve against the same folder)."""
+    rows = list(csv.DictReader((work / "data.csv").open(encoding="utf-8")))
+    subsets = {}
+    for name, keep in EVAL_SETS.items():
+        subsets[name] = work / f"eval_{name}.csv"
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(r for r in rows if r["split"] == "test" and keep(r))
+        atomic_write_text(subsets[name], buffer.getvalue())
+    return subsets
+
+
 def measure(shared: Path, work: Path, model: Path, device: str = "auto", log=print,
             cache_dir: Path | None = None, videos: bool = True) -> dict:
     """Every reported number, computed on the assembled (float16) model as shipped, on held-out test faces only."""
     from core.training.evaluate import evaluate
 
-    rows = list(csv.DictReader((work / "data.csv").open(encoding="utf-8")))
     metrics = {}
-    for name, keep in EVAL_SETS.items():
-        # beside data.csv: the split's relative paths resolve against the same folder
-        subset = work / f"eval_{name}.csv"
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["split"] == "test" and keep(r))
-        atomic_write_text(subset, buffer.getvalue())
+    for name, subset in write_eval_sets(work).items():
         log(f"[metrics] {name}: held-out test faces (+ self-blended fakes from held-out reals)")
         try:
             result = evaluate(subset, model, device=device, aligned=True,
-                              sbi_copies=0 if name == "sdfd_vs_real" else 1, cache_dir=cache_dir)
+                              sbi_copies=EVAL_SBI_COPIES[name], cache_dir=cache_dir)
         except BadInputError as exc:  # a quick run on a few files may hold no test faces of a set
             metrics[name] = {"skipped": str(exc)}
             continue
@@ -337,6 +361,10 @@ def model_card_markdown(bundle: ModelBundle) -> str:
                  f"seconds are `{CARRIED_TOWER}` above; the card beside it recorded, per stage: "
                  f"{json.dumps(recipe['from_backbone'].get('epoch_seconds'))}.", ""]
                 if recipe.get("from_backbone") else []),
+              *(["The tower was carried, not trained here: `--soup` averaged the weights of "
+                 + ", ".join(f"`{i['file']}` (sha256 `{i['sha256']}`)" for i in recipe["soup"])
+                 + f", towers refined one from another (`core.training.soup`); the longest chain of training among "
+                 f"them is `{CARRIED_TOWER}` above.", ""] if recipe.get("soup") else []),
               "```json", json.dumps(recipe.get("stages"), indent=1), "```", "", "## Metrics (frame AUC, test faces)",
               ""]
     figures = card["headline"]
@@ -381,7 +409,32 @@ def _provenance(from_backbone: str | None) -> dict:
         seconds = read_bundle(path.parent).card["recipe"]["epoch_seconds"]
     except (ModelError, KeyError, TypeError):
         seconds = {}
-    return {"spec": from_backbone, "file": path.name, "sha256": sha256_file(path), "epoch_seconds": seconds}
+    return {"spec": from_backbone, "file": str(path), "sha256": sha256_file(path), "epoch_seconds": seconds}
+
+
+def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
+    specs = [BackboneSpec.parse(text) for text in soup]
+    if len(specs) < 2 or any(not spec.weights for spec in specs) or len({spec.arch for spec in specs}) > 1:
+        raise BadInputError("--soup takes two or more towers of one architecture, each as ARCH@FILE")
+    missing = [spec.weights for spec in specs if not Path(spec.weights).is_file()]
+    if missing:
+        raise BadInputError(f"--soup: no tower file at {', '.join(missing)}")
+    return specs
+
+
+def _soup_tower(work: Path, specs: list[BackboneSpec]) -> str:
+    """The weight average of the `specs` towers, written once into work/soup (a rerun with other towers is refused:
+    the stages trained on the first average would no longer match their tower)."""
+    ingredients = [{"file": spec.weights, "sha256": sha256_file(spec.weights)} for spec in specs]
+    target, record = work / "soup" / "backbone.safetensors", work / "soup" / "ingredients.json"
+    if record.is_file() and target.is_file():
+        if json.loads(record.read_text())["sha256"] != [i["sha256"] for i in ingredients]:
+            raise BadInputError(f"{target} averages other towers; carry these into a fresh --work folder")
+    else:
+        average_towers([spec.weights for spec in specs], target)
+        atomic_write_text(record, json.dumps({"sha256": [i["sha256"] for i in ingredients],
+                                              "files": [i["file"] for i in ingredients]}, indent=1))
+    return f"{specs[0].arch}@{target}"
 
 
 def _carried_tower_seconds(carried: dict) -> dict[str, float]:
@@ -460,10 +513,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-measure the model in --out and rewrite its card (make eval-default)")
     parser.add_argument("--measure", type=Path, metavar="MODEL_DIR",
                         help="print the figures of any model folder on the recipe's test faces (changes nothing)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("SHIPPED", "CANDIDATE"),
+                        help="score two model folders face by face on the test faces: each figure's difference "
+                             "with a 95 %% paired bootstrap interval (changes nothing)")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
     parser.add_argument("--from-backbone", metavar="ARCH@FILE",
                         help="take this tower as the finished stage 1 (e.g. ffd-dct@resources/models/default/"
                              "backbone.safetensors) and continue the recipe from it")
+    parser.add_argument("--soup", action="append", default=[], metavar="ARCH@FILE",
+                        help="repeatable: average these towers (refined one from another) and use the average "
+                             "in place of stage 1 and refine")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a training setting for every stage (a TrainConfig field, e.g. "
                              "sbi_fresh=true); the card records it")
@@ -474,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_only:
         train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
+                     soup=tuple(args.soup),
                      **overrides)
         return 0
     if args.measure:
@@ -482,12 +542,19 @@ def main(argv: list[str] | None = None) -> int:
                                    videos=False))
         print(json.dumps(figures, indent=1))
         return 0
+    if args.compare:
+        from core.training.compare import compare_models, format_table
+
+        write_manifest(args.shared, args.work / "data.csv", exclude)
+        print(format_table(compare_models(args.work, *args.compare, args.device, log, args.cache_dir), *args.compare))
+        return 0
     if args.eval_only:
         card = finish_card(args.shared, args.work, args.out, args.device, log, args.cache_dir)
         print(json.dumps(card["headline"], indent=1))
         return 0
     card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
                  baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
+                 soup=tuple(args.soup),
                  **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))
     return 0

@@ -20,10 +20,12 @@ from core.training.trainer import TrainConfig, Trainer, evaluate_examples, load_
 
 def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", frames_per_video: int = 16,
              aligned: bool = False, sbi_copies: int = 0, cache_dir: str | Path | None = None,
-             batch_size: int = 32, keep_scores: bool = False) -> dict:
+             batch_size: int = 32, keep_scores: bool = False, keep_face_scores: bool = False) -> dict:
     """Metrics per detector and, with two or more detectors, for the mean of their scores ("mean").
 
-    `keep_scores` adds each video's score (mean of its frame scores) per detector, for reports on small sets.
+    `keep_scores` adds each video's score (mean of its frame scores) per detector, for reports on small sets;
+    `keep_face_scores` each face's score and, once, each face's label and method ("faces"), for comparing two
+    models face by face (the faces and pseudo-fakes come out in the same order for any model on the same data).
     """
     bundle = read_bundle(model_dir)
     samples, root = load_samples(data)
@@ -69,6 +71,9 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
     for name, examples in scored.items():
         result = out["test"][name]
         scores = result.pop("scores")
+        if keep_face_scores:
+            result["face_scores"] = scores.tolist()
+            out["faces"] = {"fake": examples.fake.tolist(), "methods": list(examples.methods)}
         if keep_scores:
             ids, _, per_video = video_scores(examples.videos, examples.fake.numpy(), scores)
             result["video_scores"] = {str(v): float(s) for v, s in zip(ids, per_video, strict=True)}

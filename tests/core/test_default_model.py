@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 
 from core.detectors.clip_prompts import dct_patch_embedding_
+from core.digest import sha256_file
 from core.errors import BadInputError
 from core.models import load_model, read_bundle
 from core.paths import resources_dir
@@ -102,6 +103,7 @@ def test_dct_patch_embedding_answers_each_frequency_on_its_own_channel():
 
 @pytest.mark.slow
 def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
+    from core.training.compare import compare_models, format_table
     from core.training.default_model import (
         CARRIED_TOWER,
         STAGES,
@@ -139,6 +141,14 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert card["metrics"]["ffpp_c23_videos"]["files"] == 7
     assert bundle.name.startswith(f"FFD default ({arch}, trained from scratch; FF++ test AUC ")
     assert "not for casework" in bundle.name     # an untrained tiny model cannot claim more
+    # the face-by-face comparison measures each headline figure exactly as the card did (a model against itself)
+    table = compare_models(work, out, out, log=lambda m: None, cache_dir=tmp_path / "cache", resamples=50)
+    for detector, figures in card["headline"].items():
+        assert set(table[detector]) == set(figures)
+        for figure, auc in figures.items():
+            row = table[detector][figure]
+            assert row["a"] == row["b"] == pytest.approx(auc) and row["low"] == row["high"] == 0.0
+    assert "| hamlet | ffpp_pooled |" in format_table(table, out, out)
     card_text = (out / "MODEL_CARD.md").read_text()
     assert "| hamlet |" in card_text and "| plain CNN baseline (cnn) |" in card_text
     assert {"ffpp_pooled", "sbi_ffpp"} <= set(card["baseline"]["headline"]["cnn"])
@@ -152,15 +162,70 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert carried["sha256"] == bundle.backbone.sha256 and set(carried["epoch_seconds"]) >= {"backbone", "refine"}
     trained = card["recipe"]["epoch_seconds"]
     assert _carried_tower_seconds(carried) == {CARRIED_TOWER: round(trained["backbone"] + trained["refine"], 1)}
+    # a soup of stage 1's tower and its refine stands in for both: the detectors train on the average
+    towers = [f"{arch}@{work / stage / 'trained_backbone.safetensors'}" for stage in ("backbone", "refine")]
+    souped = tmp_path / "souped"
+    assert set(train_stages(require_data(), souped, only="hamlet", soup=tuple(towers), **recipe)) == {"hamlet"}
+    assert read_bundle(souped / "hamlet").backbone.sha256 == sha256_file(souped / "soup" / "backbone.safetensors")
+    with pytest.raises(BadInputError, match="averages other towers"):
+        train_stages(require_data(), souped, only="mfclip", soup=tuple(reversed(towers)), **recipe)
 
 
 def test_a_carried_tower_is_refused_where_the_work_folder_has_its_own_stage_one(tmp_path):
     from core.training.default_model import train_stages
 
     (tmp_path / "backbone").mkdir()
-    with pytest.raises(BadInputError, match="has its own stage 1"):
+    with pytest.raises(BadInputError, match="would get two towers"):
         train_stages(tmp_path, tmp_path, from_backbone="ffd-dct@elsewhere/backbone.safetensors")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["backbone"]   # nothing written
+    tower = f"ffd-dct@{SHIPPED / 'backbone.safetensors'}"
+    with pytest.raises(BadInputError, match="would get two towers"):
+        train_stages(tmp_path, tmp_path, soup=(tower, tower))
+    (tmp_path / "backbone").rmdir()
+    (tmp_path / "refine").mkdir()         # a soup stands in for refine too
+    with pytest.raises(BadInputError, match="would get two towers"):
+        train_stages(tmp_path, tmp_path, soup=(tower, tower))
+    (tmp_path / "refine").rmdir()
+    with pytest.raises(BadInputError, match="would get two towers"):
+        train_stages(tmp_path, tmp_path, from_backbone=tower, soup=(tower, tower))
+    with pytest.raises(BadInputError, match="no tower file at elsewhere/b.safetensors"):
+        train_stages(tmp_path, tmp_path, soup=(tower, "ffd-dct@elsewhere/b.safetensors"))
+    with pytest.raises(BadInputError, match="two or more towers of one architecture"):
+        train_stages(tmp_path, tmp_path, soup=(tower,))
+    assert not (tmp_path / "soup").exists()    # nothing averaged
+
+
+def test_a_soup_is_the_mean_of_its_towers_and_loads_as_a_tower(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from core.backbones import load_backbone
+    from core.errors import ModelError
+    from core.training.soup import average_towers
+
+    shipped = load_file(str(SHIPPED / "backbone.safetensors"))
+    torch.manual_seed(0)
+    shifted = {k: v + 0.01 * torch.randn_like(v.float()).to(v.dtype) if v.is_floating_point() else v + 7
+               for k, v in shipped.items()}
+    save_file(shifted, str(tmp_path / "shifted.safetensors"))
+    soup = average_towers([SHIPPED / "backbone.safetensors", tmp_path / "shifted.safetensors"],
+                          tmp_path / "soup.safetensors")
+    averaged = load_file(str(soup))
+    for key, value in shipped.items():
+        assert averaged[key].dtype == value.dtype
+        if value.is_floating_point():
+            mean = (value.float() + shifted[key].float()) / 2
+            assert torch.allclose(averaged[key].float(), mean, atol=2e-3, rtol=2e-3), key
+        else:
+            assert torch.equal(averaged[key], value), key   # step counts are not averaged
+    tower = load_backbone(f"ffd-dct@{soup}")
+    faces = load_face_images("real", 2, tower.image_size)
+    with torch.no_grad():
+        embedding = tower.model.encode_image(faces)
+    assert embedding.shape[0] == 2 and torch.isfinite(embedding).all()
+    half = {k: v for i, (k, v) in enumerate(shipped.items()) if i % 2}
+    save_file(half, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ModelError, match="different architectures"):
+        average_towers([SHIPPED / "backbone.safetensors", tmp_path / "other.safetensors"], tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():

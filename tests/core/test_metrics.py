@@ -14,6 +14,7 @@ from core.training.metrics import (
     choose_threshold,
     eer,
     frame_metrics,
+    paired_auc_difference,
     roc_curve_png,
     video_metrics,
     video_scores,
@@ -106,3 +107,22 @@ def test_roc_png_is_readable(tmp_path: Path):
     with pytest.raises(ValueError, match="both real"):
         roc_curve_png([1, 1], [0.2, 0.3], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_paired_auc_difference_resolves_a_real_gain_and_not_a_reshuffle():
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.zeros(400), np.ones(100)].astype(int)
+    shared = rng.normal(size=500) + labels          # what both models see (easy and hard faces)
+    a = shared + 0.3 * rng.normal(size=500)
+    better = shared + 0.3 * rng.normal(size=500) + 0.4 * labels
+    same = shared + 0.3 * rng.normal(size=500)      # as good as a, different noise
+    gain = paired_auc_difference(labels, a, better)
+    assert gain["diff"] == pytest.approx(roc_auc_score(labels, better) - roc_auc_score(labels, a), abs=1e-12)
+    assert 0 < gain["low"] < gain["diff"] < gain["high"]
+    tie = paired_auc_difference(labels, a, same)
+    assert tie["low"] < 0 < tie["high"]
+    reverse = paired_auc_difference(labels, better, a)   # swapping the models mirrors the interval
+    assert reverse["diff"] == pytest.approx(-gain["diff"]) and reverse["high"] == pytest.approx(-gain["low"], abs=0.01)
+    assert paired_auc_difference(labels, a, a) == {"diff": 0.0, "low": 0.0, "high": 0.0, "resamples": 2000}
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_auc_difference(labels, a, better[:-1])
