@@ -527,6 +527,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a training setting for every stage (a TrainConfig field, e.g. "
                              "sbi_fresh=true); the card records it")
     args = parser.parse_args(argv)
+    measuring = [flag for flag, on in (("--eval-only", args.eval_only), ("--measure", args.measure),
+                                       ("--compare", args.compare)) if on]
+    if measuring and (args.set or args.soup or args.from_backbone):
+        parser.error(f"{measuring[0]} trains nothing: --set, --soup and --from-backbone only apply to training")
     overrides = parse_overrides(args.set)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)

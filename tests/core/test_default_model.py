@@ -269,3 +269,14 @@ def test_recipe_settings_are_overridden_by_name_and_misspellings_are_refused():
         parse_overrides(["sbi_fersh=true"])
     with pytest.raises(BadInputError, match="not JSON"):
         parse_overrides(["sbi_fresh=yes"])
+
+
+def test_measuring_commands_refuse_training_settings_they_would_ignore(tmp_path, capsys):
+    from core.training.default_model import main
+
+    for measuring in (["--eval-only"], ["--measure", str(SHIPPED)], ["--compare", str(SHIPPED), str(SHIPPED)]):
+        with pytest.raises(SystemExit) as stopped:
+            main([*measuring, "--work", str(tmp_path), "--set", "sbi_fresh=true"])
+        assert stopped.value.code == 2
+        assert f"{measuring[0]} trains nothing" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []     # refused before anything was written
