@@ -93,6 +93,9 @@ STAGES = {
     # v7 candidate (2026-12-05, from v6's tower, + sbi_fresh and the paper's self-blend jitter, 47 min): validation AUC
     # 0.915 -> 0.930 (epoch 15); FF++ test 0.817 / 0.817 -> 0.825 / 0.821, Face2Face, FaceSwap and FF++ self-blends
     # up, but Deepfakes 0.835 / 0.829 -> 0.822 / 0.817 and NeuralTextures down: not shipped (the README has all).
+    # v8 (shipped, 2026-12-05): the weight average of v6's and v7's towers (`--soup`, core.training.soup) with the
+    # detectors trained on it; face by face against v6 (`--compare`) FaceSwap and Face2Face higher beyond the test
+    # set's noise, no figure lower beyond it.
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
@@ -117,7 +120,7 @@ LIMITATIONS = [
     "median Laplacian variance of the face centre in the test crops 14.5, real 12.2, Deepfakes 7.0), and a model "
     "that never saw FaceSwap scores it as more real than real faces: built by this recipe (stage 1 and one refine) "
     "with FaceSwap left out of every stage, HAMLET-FFD / MFCLIP scored the FaceSwap test crops 0.41 / 0.41 AUC "
-    "(2026-12-05; the shipped tower had one refine more). Sharp, well-blended swaps of an unseen method can pass as "
+    "(2026-12-05; the shipped tower was refined further). Sharp, well-blended swaps of an unseen method can pass as "
     "real; a low score is not evidence of authenticity.",
     "Still images only: no temporal cues. Face crops of other detectors, heavy compression or re-encoding beyond "
     "JPEG quality 70, and generators or face-swap methods not named above shift the scores.",
