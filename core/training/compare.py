@@ -51,9 +51,8 @@ def compare_models(work: Path, baseline: Path, candidate: Path, device: str = "a
         for detector in sorted(set(runs[0]["test"]) & set(runs[1]["test"])):
             a, b = (np.array(run["test"][detector]["face_scores"]) for run in runs)
             for figure, mask in figure_masks(set_name, fake, methods).items():
-                row = paired_auc_difference(fake[mask], a[mask], b[mask], resamples=resamples)
-                row.update(a=_auc(fake[mask], a[mask]), b=_auc(fake[mask], b[mask]))
-                table.setdefault(detector, {})[figure] = row
+                table.setdefault(detector, {})[figure] = paired_auc_difference(fake[mask], a[mask], b[mask],
+                                                                                resamples=resamples)
     return table
 
 
@@ -73,9 +72,3 @@ def format_table(table: dict, baseline: Path, candidate: Path) -> str:
             lines.append(f"| {detector} | {figure} | {r['a']:.3f} | {r['b']:.3f} | {r['diff']:+.3f} | "
                          f"[{r['low']:+.3f}, {r['high']:+.3f}] | {verdict(r)} |")
     return "\n".join(lines)
-
-
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))

@@ -540,8 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_only:
         train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
-                     soup=tuple(args.soup),
-                     **overrides)
+                     soup=tuple(args.soup), **overrides)
         return 0
     if args.measure:
         write_manifest(args.shared, args.work / "data.csv", exclude)
@@ -561,8 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
                  baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
-                 soup=tuple(args.soup),
-                 **overrides)
+                 soup=tuple(args.soup), **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))
     return 0
 

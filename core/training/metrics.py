@@ -117,7 +117,7 @@ def frame_metrics(labels: Sequence, scores: Sequence, threshold: float = 0.5) ->
 
 def paired_auc_difference(labels: Sequence, scores_a: Sequence, scores_b: Sequence, resamples: int = 2000,
                           seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """AUC of `scores_b` minus AUC of `scores_a` on the same faces, with a paired bootstrap interval: the faces are
+    """AUC of `scores_b` minus AUC of `scores_a` on the same faces (both AUCs returned too), with a paired bootstrap interval: the faces are
     resampled (reals and fakes separately, so each resample keeps the class counts) and both models are scored on
     the same resample, so what the two share (hard faces, easy faces) cancels. An interval that holds 0 means the
     test set cannot tell the models apart on this figure."""
@@ -129,7 +129,8 @@ def paired_auc_difference(labels: Sequence, scores_a: Sequence, scores_b: Sequen
                            axis=1)
     diffs = _rank_auc(b[picks], len(reals)) - _rank_auc(a[picks], len(reals))
     tail = (1 - level) / 2
-    return {"diff": float(roc_auc_score(y, b) - roc_auc_score(y, a)), "low": float(np.quantile(diffs, tail)),
+    auc_a, auc_b = float(roc_auc_score(y, a)), float(roc_auc_score(y, b))
+    return {"a": auc_a, "b": auc_b, "diff": auc_b - auc_a, "low": float(np.quantile(diffs, tail)),
             "high": float(np.quantile(diffs, 1 - tail)), "resamples": int(resamples)}
 
 

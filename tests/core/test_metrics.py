@@ -123,6 +123,7 @@ def test_paired_auc_difference_resolves_a_real_gain_and_not_a_reshuffle():
     assert tie["low"] < 0 < tie["high"]
     reverse = paired_auc_difference(labels, better, a)   # swapping the models mirrors the interval
     assert reverse["diff"] == pytest.approx(-gain["diff"]) and reverse["high"] == pytest.approx(-gain["low"], abs=0.01)
-    assert paired_auc_difference(labels, a, a) == {"diff": 0.0, "low": 0.0, "high": 0.0, "resamples": 2000}
+    assert paired_auc_difference(labels, a, a) == {"a": roc_auc_score(labels, a), "b": roc_auc_score(labels, a),
+                                                   "diff": 0.0, "low": 0.0, "high": 0.0, "resamples": 2000}
     with pytest.raises(ValueError, match="differ in length"):
         paired_auc_difference(labels, a, better[:-1])
