@@ -37,6 +37,7 @@ from core.errors import BadInputError, ModelError
 from core.models import ModelBundle, read_bundle, save_model
 from core.paths import resources_dir
 from core.training.default_data import write_manifest
+from core.training.resize import resize_tower
 from core.training.soup import average_towers
 from core.training.trainer import TrainConfig, Trainer
 
@@ -135,7 +136,7 @@ def stage_config(name: str, backbone: str | None, device: str = "auto", **overri
     return TrainConfig(**{**SHARED, **stage, **overrides}, backbone=backbone, device=device)
 
 
-def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch: str = ARCH,
+def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch: str | None = None,
                  exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = False,
                  only: str | None = None, from_backbone: str | None = None, soup: tuple[str, ...] = (),
                  **overrides) -> dict:
@@ -144,7 +145,9 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
     which do not need each other (the baseline beside stage 1; HAMLET-FFD beside MFCLIP) can run as parallel
     processes sharing one GPU. `from_backbone` (a BackboneSpec text) stands in for a finished stage 1, e.g. the
     shipped model's backbone file on a machine without the build folder that made it; `soup` (BackboneSpec texts
-    of towers refined from one another) stands in for stage 1 and refine: their weight average is the tower."""
+    of towers refined from one another) stands in for stage 1 and refine: their weight average is the tower.
+    `arch` names stage 1's architecture (default ffd-dct); a carried tower of another input size is re-gridded to
+    it (core.training.resize) before anything trains on it."""
     carried = [name for name, flag in (("--from-backbone", from_backbone), ("--soup", soup)) if flag]
     own = [name for name in ("backbone", "refine")[:1 + bool(soup)] if (work / name).exists()]
     if len(carried) > 1 or (carried and own):  # two towers: refusing beats silently ignoring one
@@ -172,24 +175,24 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
         return summary
 
     if only == "baseline":
-        return {"baseline": run("baseline", arch)}
+        return {"baseline": run("baseline", arch or ARCH)}
     if soup:
-        tower = _soup_tower(work, specs)
+        tower = _fit_tower(work, _soup_tower(work, specs), arch)
     else:
-        tower = from_backbone or run("backbone", arch)["backbone"]
+        tower = _fit_tower(work, from_backbone, arch) if from_backbone else run("backbone", arch or ARCH)["backbone"]
         if only != "backbone":
             tower = run("refine", tower)["backbone"]
     for name in TRAINED_STAGES:
         if only in (None, name):
             run(name, tower)
     if baseline and only is None:
-        run("baseline", arch)
+        run("baseline", arch or ARCH)
     if only is None:
         _check_same_split(work)
     return summaries
 
 
-def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str = ARCH,
+def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str | None = None,
           exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
           measure: bool = True, from_backbone: str | None = None, soup: tuple[str, ...] = (), **overrides) -> dict:
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
@@ -203,7 +206,8 @@ def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, 
     tower_seconds = max(chains, key=lambda c: c.get(CARRIED_TOWER, 0.0))
     bundle = assemble(work, out)
     card = {
-        "recipe": {"command": "make default-model", "module": "core.training.default_model", "architecture": arch,
+        "recipe": {"command": "make default-model", "module": "core.training.default_model",
+                   "architecture": bundle.backbone.arch,
                    "shared": {**SHARED, **overrides}, "stages": STAGES, "excluded_methods": list(exclude),
                    "epoch_seconds": {**tower_seconds, **_epoch_seconds(work)},
                    **({"from_backbone": carried} if carried else {}), **({"soup": souped} if souped else {}),
@@ -426,18 +430,32 @@ def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
 
 
 def _soup_tower(work: Path, specs: list[BackboneSpec]) -> str:
-    """The weight average of the `specs` towers, written once into work/soup (a rerun with other towers is refused:
-    the stages trained on the first average would no longer match their tower)."""
-    ingredients = [{"file": spec.weights, "sha256": sha256_file(spec.weights)} for spec in specs]
-    target, record = work / "soup" / "backbone.safetensors", work / "soup" / "ingredients.json"
+    """The weight average of the `specs` towers, written once into work/soup."""
+    return _derived_tower(work / "soup", [spec.weights for spec in specs], specs[0].arch, average_towers)
+
+
+def _fit_tower(work: Path, tower: str, arch: str | None) -> str:
+    """`tower` itself, or when `arch` is another input size of its architecture, its copy re-gridded to `arch`,
+    written once into work/resized."""
+    spec = BackboneSpec.parse(tower)
+    if arch is None or spec.arch == arch:
+        return tower
+    return _derived_tower(work / "resized", [spec.weights], arch,
+                          lambda files, target: resize_tower(files[0], arch, target))
+
+
+def _derived_tower(folder: Path, files: list[str], arch: str, make) -> str:
+    """A tower made once by `make(files, target)` into `folder` and recorded with its sources' hashes; a rerun
+    from other files is refused: the stages trained on the first tower would no longer match it."""
+    hashes = [sha256_file(f) for f in files]
+    target, record = folder / "backbone.safetensors", folder / "ingredients.json"
     if record.is_file() and target.is_file():
-        if json.loads(record.read_text())["sha256"] != [i["sha256"] for i in ingredients]:
-            raise BadInputError(f"{target} averages other towers; carry these into a fresh --work folder")
+        if json.loads(record.read_text())["sha256"] != hashes:
+            raise BadInputError(f"{target} was made from other towers; carry these into a fresh --work folder")
     else:
-        average_towers([spec.weights for spec in specs], target)
-        atomic_write_text(record, json.dumps({"sha256": [i["sha256"] for i in ingredients],
-                                              "files": [i["file"] for i in ingredients]}, indent=1))
-    return f"{specs[0].arch}@{target}"
+        make(files, target)
+        atomic_write_text(record, json.dumps({"sha256": hashes, "files": [str(f) for f in files]}, indent=1))
+    return f"{arch}@{target}"
 
 
 def _carried_tower_seconds(carried: dict) -> dict[str, float]:
@@ -526,19 +544,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soup", action="append", default=[], metavar="ARCH@FILE",
                         help="repeatable: average these towers (refined one from another) and use the average "
                              "in place of stage 1 and refine")
+    parser.add_argument("--arch", help="the tower's architecture (default ffd-dct); a carried tower of another input "
+                                       "size (e.g. ffd-dct into ffd-dct-256) is re-gridded to it")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a training setting for every stage (a TrainConfig field, e.g. "
                              "sbi_fresh=true); the card records it")
     args = parser.parse_args(argv)
     measuring = [flag for flag, on in (("--eval-only", args.eval_only), ("--measure", args.measure),
                                        ("--compare", args.compare)) if on]
-    if measuring and (args.set or args.soup or args.from_backbone):
-        parser.error(f"{measuring[0]} trains nothing: --set, --soup and --from-backbone only apply to training")
+    if measuring and (args.set or args.soup or args.from_backbone or args.arch):
+        parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone and --arch only apply to "
+                     "training")
     overrides = parse_overrides(args.set)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)
     if args.train_only:
-        train_stages(args.shared, args.work, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
+        train_stages(args.shared, args.work, args.device, log, args.arch, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
                      soup=tuple(args.soup), **overrides)
         return 0
@@ -558,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
         card = finish_card(args.shared, args.work, args.out, args.device, log, args.cache_dir)
         print(json.dumps(card["headline"], indent=1))
         return 0
-    card = build(args.shared, args.work, args.out, args.device, log, exclude=exclude, cache_dir=args.cache_dir,
+    card = build(args.shared, args.work, args.out, args.device, log, args.arch, exclude=exclude,
+                 cache_dir=args.cache_dir,
                  baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
                  soup=tuple(args.soup), **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))

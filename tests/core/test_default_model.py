@@ -167,8 +167,13 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     souped = tmp_path / "souped"
     assert set(train_stages(require_data(), souped, only="hamlet", soup=tuple(towers), **recipe)) == {"hamlet"}
     assert read_bundle(souped / "hamlet").backbone.sha256 == sha256_file(souped / "soup" / "backbone.safetensors")
-    with pytest.raises(BadInputError, match="averages other towers"):
+    with pytest.raises(BadInputError, match="was made from other towers"):
         train_stages(require_data(), souped, only="mfclip", soup=tuple(reversed(towers)), **recipe)
+    # a tower carried to a larger input trains there on its re-gridded copy
+    larger = tmp_path / "larger"
+    train_stages(require_data(), larger, only="refine", from_backbone=spec, **{**recipe, "arch": f"{arch}-96"})
+    refined = read_bundle(larger / "refine").backbone
+    assert refined.arch == f"{arch}-96" and refined.sha256 == sha256_file(larger / "resized" / "backbone.safetensors")
 
 
 def test_a_carried_tower_is_refused_where_the_work_folder_has_its_own_stage_one(tmp_path):
@@ -228,6 +233,45 @@ def test_a_soup_is_the_mean_of_its_towers_and_loads_as_a_tower(tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
+def test_a_tower_carried_to_a_larger_input_keeps_every_weight_but_its_position_grid(tmp_path):
+    from safetensors.torch import load_file
+
+    from core.backbones import load_backbone
+    from core.errors import ModelError
+    from core.training.default_model import _fit_tower
+    from core.training.resize import resize_tower
+
+    source = SHIPPED / "backbone.safetensors"
+    tower = f"ffd-dct@{source}"
+    assert _fit_tower(tmp_path, tower, None) == _fit_tower(tmp_path, tower, "ffd-dct") == tower
+    resized = _fit_tower(tmp_path, tower, "ffd-dct-256")
+    assert resized == f"ffd-dct-256@{tmp_path / 'resized' / 'backbone.safetensors'}"
+    before, after = load_file(str(source)), load_file(str(tmp_path / "resized" / "backbone.safetensors"))
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        assert after[key].dtype == value.dtype
+        if key != "visual.positional_embedding":
+            assert torch.equal(after[key], value), key
+    grid_before, grid_after = before["visual.positional_embedding"], after["visual.positional_embedding"]
+    assert grid_before.shape == (1 + 6 * 6, 192) and grid_after.shape == (1 + 8 * 8, 192)
+    assert torch.equal(grid_after[0], grid_before[0])             # the class token has no place in the grid
+    corners = [0, 5, 30, 35], [0, 7, 56, 63]                      # bicubic keeps each corner's neighbourhood
+    for b, a in zip(*corners, strict=True):
+        assert torch.nn.functional.cosine_similarity(grid_after[1 + a].float(), grid_before[1 + b].float(), 0) > 0.8
+    backbone = load_backbone(resized)
+    faces = load_face_images("real", 2, backbone.image_size)
+    with torch.no_grad():
+        embedding = backbone.model.encode_image(faces)
+    assert backbone.image_size == 256 and embedding.shape == (2, 256) and torch.isfinite(embedding).all()
+    with pytest.raises(ModelError, match="do not fit architecture ffd-forensic"):   # another stem is refused
+        resize_tower(source, "ffd-forensic", tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(source.read_bytes()[:-1] + b"\0")
+    with pytest.raises(BadInputError, match="was made from other towers"):
+        _fit_tower(tmp_path, f"ffd-dct@{other}", "ffd-dct-256")
+
+
 def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
     """v6 refines v5's tower, which refined v4's stage 1: all three runs made the tower v6 ships."""
     from core.training.default_model import CARRIED_TOWER, _carried_tower_seconds
@@ -274,9 +318,11 @@ def test_recipe_settings_are_overridden_by_name_and_misspellings_are_refused():
 def test_measuring_commands_refuse_training_settings_they_would_ignore(tmp_path, capsys):
     from core.training.default_model import main
 
-    for measuring in (["--eval-only"], ["--measure", str(SHIPPED)], ["--compare", str(SHIPPED), str(SHIPPED)]):
+    training = (["--set", "sbi_fresh=true"], ["--arch", "ffd-dct-256"])
+    for measuring, setting in zip((["--eval-only"], ["--measure", str(SHIPPED)], ["--compare", str(SHIPPED), str(SHIPPED)]),
+                                  (*training, training[0]), strict=True):
         with pytest.raises(SystemExit) as stopped:
-            main([*measuring, "--work", str(tmp_path), "--set", "sbi_fresh=true"])
+            main([*measuring, "--work", str(tmp_path), *setting])
         assert stopped.value.code == 2
         assert f"{measuring[0]} trains nothing" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []     # refused before anything was written
