@@ -194,8 +194,12 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 
 def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str | None = None,
           exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
-          measure: bool = True, from_backbone: str | None = None, soup: tuple[str, ...] = (), **overrides) -> dict:
-    """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks."""
+          measure: bool = True, from_backbone: str | None = None, soup: tuple[str, ...] = (),
+          baseline_from: Path | None = None, **overrides) -> dict:
+    """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks.
+    `baseline_from` (a model folder) carries its card's CNN baseline figures instead of training a baseline."""
+    if baseline_from is not None and baseline:
+        raise BadInputError("--baseline-from carries a baseline: it needs --no-baseline")
     started = time.time()
     summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, baseline,
                              from_backbone=from_backbone, soup=soup, **overrides)
@@ -219,6 +223,8 @@ def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, 
     }
     card["training"].pop("hyperparameters", None)
     card["training"].pop("history", None)
+    if baseline_from is not None:
+        card["baseline"] = _carried_baseline(Path(baseline_from), out)
     bundle.card = card
     bundle.save()
     return finish_card(shared, work, out, device, log, cache_dir) if measure else card
@@ -397,6 +403,21 @@ def model_card_markdown(bundle: ModelBundle) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _carried_baseline(source: Path, out: Path) -> dict:
+    """The CNN baseline figures of the model in `source`, which must have been measured on `out`'s split: a
+    baseline is only a yardstick on the same training data and the same test faces."""
+    card = read_bundle(source).card
+    if "baseline" not in card:
+        raise BadInputError(f"--baseline-from: the model in {source} carries no CNN baseline figures")
+    splits = [json.loads((folder / "split.json").read_text())["splits"] for folder in (source, out)]
+    if splits[0] != splits[1]:
+        raise BadInputError(f"--baseline-from: the model in {source} was trained and tested on another split")
+    note = (f"The baseline was not retrained for this model: its figures are carried from `{source}` (sha256 of "
+            f"its tower `{read_bundle(source).backbone.sha256}`), built on the same data and split (split.json "
+            "identical).")
+    return {**{k: v for k, v in card["baseline"].items() if k != "note"}, "note": note}
+
+
 def _epoch_seconds(work: Path, stages=tuple(STAGES)) -> dict[str, float]:
     """Training time per stage trained in `work`: the sum of its epochs' wall times (data preparation excluded)."""
     return {name: round(sum(h["seconds"] for h in read_bundle(work / name).card["training"]["history"]), 1)
@@ -546,15 +567,18 @@ def main(argv: list[str] | None = None) -> int:
                              "in place of stage 1 and refine")
     parser.add_argument("--arch", help="the tower's architecture (default ffd-dct); a carried tower of another input "
                                        "size (e.g. ffd-dct into ffd-dct-256) is re-gridded to it")
+    parser.add_argument("--baseline-from", type=Path, metavar="MODEL_DIR",
+                        help="with --no-baseline: carry this model folder's CNN baseline figures (same split) "
+                             "into the new card instead of training a baseline")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a training setting for every stage (a TrainConfig field, e.g. "
                              "sbi_fresh=true); the card records it")
     args = parser.parse_args(argv)
     measuring = [flag for flag, on in (("--eval-only", args.eval_only), ("--measure", args.measure),
                                        ("--compare", args.compare)) if on]
-    if measuring and (args.set or args.soup or args.from_backbone or args.arch):
-        parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone and --arch only apply to "
-                     "training")
+    if measuring and (args.set or args.soup or args.from_backbone or args.arch or args.baseline_from):
+        parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone, --arch and --baseline-from "
+                     "only apply to training")
     overrides = parse_overrides(args.set)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)
@@ -582,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     card = build(args.shared, args.work, args.out, args.device, log, args.arch, exclude=exclude,
                  cache_dir=args.cache_dir,
                  baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
-                 soup=tuple(args.soup), **overrides)
+                 soup=tuple(args.soup), baseline_from=args.baseline_from, **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))
     return 0
 

@@ -326,3 +326,25 @@ def test_measuring_commands_refuse_training_settings_they_would_ignore(tmp_path,
         assert stopped.value.code == 2
         assert f"{measuring[0]} trains nothing" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []     # refused before anything was written
+
+
+def test_a_carried_baseline_must_come_from_the_same_split(tmp_path):
+    import shutil
+
+    from core.training.default_model import _carried_baseline, build
+
+    out = tmp_path / "candidate"
+    out.mkdir()
+    shutil.copyfile(SHIPPED / "split.json", out / "split.json")
+    carried = _carried_baseline(SHIPPED, out)
+    shipped = read_bundle(SHIPPED)
+    assert carried["headline"] == shipped.card["baseline"]["headline"]
+    assert str(SHIPPED) in carried["note"] and shipped.backbone.sha256 in carried["note"]
+    split = json.loads((out / "split.json").read_text())
+    split["splits"]["test"] = split["splits"]["test"][1:]      # one test face fewer: not the same yardstick
+    (out / "split.json").write_text(json.dumps(split))
+    with pytest.raises(BadInputError, match="another split"):
+        _carried_baseline(SHIPPED, out)
+    with pytest.raises(BadInputError, match="needs --no-baseline"):
+        build(tmp_path, tmp_path / "work", out, baseline_from=SHIPPED)
+    assert not (tmp_path / "work").exists()
