@@ -233,7 +233,7 @@ def test_a_soup_is_the_mean_of_its_towers_and_loads_as_a_tower(tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
-def test_a_tower_carried_to_a_larger_input_keeps_every_weight_but_its_position_grid(tmp_path):
+def test_a_tower_carried_to_another_input_size_keeps_every_weight_but_its_position_grid(tmp_path):
     from safetensors.torch import load_file
 
     from core.backbones import load_backbone
@@ -242,10 +242,12 @@ def test_a_tower_carried_to_a_larger_input_keeps_every_weight_but_its_position_g
     from core.training.resize import resize_tower
 
     source = SHIPPED / "backbone.safetensors"
-    tower = f"ffd-dct@{source}"
-    assert _fit_tower(tmp_path, tower, None) == _fit_tower(tmp_path, tower, "ffd-dct") == tower
-    resized = _fit_tower(tmp_path, tower, "ffd-dct-256")
-    assert resized == f"ffd-dct-256@{tmp_path / 'resized' / 'backbone.safetensors'}"
+    arch = read_bundle(SHIPPED).backbone.arch
+    other = {"ffd-dct": "ffd-dct-256", "ffd-dct-256": "ffd-dct"}[arch]   # the shipped tower at the other size
+    tower = f"{arch}@{source}"
+    assert _fit_tower(tmp_path, tower, None) == _fit_tower(tmp_path, tower, arch) == tower
+    resized = _fit_tower(tmp_path, tower, other)
+    assert resized == f"{other}@{tmp_path / 'resized' / 'backbone.safetensors'}"
     before, after = load_file(str(source)), load_file(str(tmp_path / "resized" / "backbone.safetensors"))
     assert before.keys() == after.keys()
     for key, value in before.items():
@@ -253,23 +255,24 @@ def test_a_tower_carried_to_a_larger_input_keeps_every_weight_but_its_position_g
         if key != "visual.positional_embedding":
             assert torch.equal(after[key], value), key
     grid_before, grid_after = before["visual.positional_embedding"], after["visual.positional_embedding"]
-    assert grid_before.shape == (1 + 6 * 6, 192) and grid_after.shape == (1 + 8 * 8, 192)
+    sides = {"ffd-dct": 6, "ffd-dct-256": 8}                      # 192 px and 256 px in 32 px patches
+    assert grid_before.shape == (1 + sides[arch] ** 2, 192) and grid_after.shape == (1 + sides[other] ** 2, 192)
     assert torch.equal(grid_after[0], grid_before[0])             # the class token has no place in the grid
-    corners = [0, 5, 30, 35], [0, 7, 56, 63]                      # bicubic keeps each corner's neighbourhood
-    for b, a in zip(*corners, strict=True):
-        assert torch.nn.functional.cosine_similarity(grid_after[1 + a].float(), grid_before[1 + b].float(), 0) > 0.8
+    for b, a in zip(*([0, n - 1, n * (n - 1), n * n - 1] for n in (sides[arch], sides[other])), strict=True):
+        similarity = torch.nn.functional.cosine_similarity(grid_after[1 + a].float(), grid_before[1 + b].float(), 0)
+        assert similarity > 0.8                                   # bicubic keeps each corner's neighbourhood
     backbone = load_backbone(resized)
     faces = load_face_images("real", 2, backbone.image_size)
     with torch.no_grad():
         embedding = backbone.model.encode_image(faces)
-    assert backbone.image_size == 256 and embedding.shape == (2, 256) and torch.isfinite(embedding).all()
+    assert backbone.image_size == 32 * sides[other] and embedding.shape == (2, 256) and torch.isfinite(embedding).all()
     with pytest.raises(ModelError, match="do not fit architecture ffd-forensic"):   # another stem is refused
         resize_tower(source, "ffd-forensic", tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
-    other = tmp_path / "other.safetensors"
-    other.write_bytes(source.read_bytes()[:-1] + b"\0")
+    altered = tmp_path / "altered.safetensors"
+    altered.write_bytes(source.read_bytes()[:-1] + b"\0")
     with pytest.raises(BadInputError, match="was made from other towers"):
-        _fit_tower(tmp_path, f"ffd-dct@{other}", "ffd-dct-256")
+        _fit_tower(tmp_path, f"{arch}@{altered}", other)
 
 
 def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
