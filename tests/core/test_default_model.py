@@ -221,7 +221,7 @@ def test_a_soup_is_the_mean_of_its_towers_and_loads_as_a_tower(tmp_path):
             assert torch.allclose(averaged[key].float(), mean, atol=2e-3, rtol=2e-3), key
         else:
             assert torch.equal(averaged[key], value), key   # step counts are not averaged
-    tower = load_backbone(f"ffd-dct@{soup}")
+    tower = load_backbone(f"{read_bundle(SHIPPED).backbone.arch}@{soup}")
     faces = load_face_images("real", 2, tower.image_size)
     with torch.no_grad():
         embedding = tower.model.encode_image(faces)
