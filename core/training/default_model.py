@@ -97,7 +97,7 @@ STAGES = {
     # v8 (shipped, 2026-12-05): the weight average of v6's and v7's towers (`--soup`, core.training.soup) with the
     # detectors trained on it; face by face against v6 (`--compare`) FaceSwap and Face2Face higher beyond the test
     # set's noise, no figure lower beyond it.
-    # v10 candidate (2026-12-05, towers/ffd-dct-256-v10): v8's tower re-gridded to 256 px (`--arch ffd-dct-256`) and
+    # v10 candidate (2026-12-05, not committed): v8's tower re-gridded to 256 px (`--arch ffd-dct-256`) and
     # refined 8 epochs there (--set epochs=8; 80 min: the tower costs 1.7x a 192 px one, an epoch took 4x as long
     # with fresh self-blends): validation AUC 0.863 / 0.891 / 0.901 / 0.918 / 0.924 / 0.928 / 0.925 / 0.928, HAMLET-FFD
     # on it 0.929 (v8 0.931). Its HAMLET-FFD test figures trade methods: Deepfakes 0.88, Face2Face 0.93 up, FaceSwap
