@@ -413,14 +413,15 @@ def model_card_markdown(bundle: ModelBundle) -> str:
 def _carried_baseline(source: Path, out: Path) -> dict:
     """The CNN baseline figures of the model in `source`, which must have been measured on `out`'s split: a
     baseline is only a yardstick on the same training data and the same test faces."""
-    card = read_bundle(source).card
+    bundle = read_bundle(source)
+    card = bundle.card
     if "baseline" not in card:
         raise BadInputError(f"--baseline-from: the model in {source} carries no CNN baseline figures")
     splits = [json.loads((folder / "split.json").read_text())["splits"] for folder in (source, out)]
     if splits[0] != splits[1]:
         raise BadInputError(f"--baseline-from: the model in {source} was trained and tested on another split")
     note = (f"The baseline was not retrained for this model: its figures are carried from `{source}` (sha256 of "
-            f"its tower `{read_bundle(source).backbone.sha256}`), built on the same data and split (split.json "
+            f"its tower `{bundle.backbone.sha256}`), built on the same data and split (split.json "
             "identical).")
     return {**{k: v for k, v in card["baseline"].items() if k != "note"}, "note": note}
 

@@ -15,17 +15,13 @@ import open_clip
 from safetensors.torch import save_file
 
 from core.atomic import atomic_path
-from core.backbones.backbone import _quiet_open_clip, apply_state_dict
-from core.backbones.configs import architecture_config
-from core.backbones.stems import apply_stem
+from core.backbones.backbone import apply_state_dict, load_backbone
 from core.backbones.weights import load_state_dict
 
 
 def resize_tower(source: str | Path, arch: str, target: str | Path) -> Path:
     """Write the tower in `source` re-gridded for `arch` to `target` (atomically, in the source's dtypes)."""
-    architecture_config(arch)  # a clear error for an unknown name
-    with _quiet_open_clip():
-        model = apply_stem(open_clip.create_model(arch, pretrained=None, device="cpu"), arch)
+    model = load_backbone(arch, allow_random=True).model  # the target's shapes; a clear error for an unknown name
     state = load_state_dict(source)
     dtypes = {key: value.dtype for key, value in state.items()}
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
