@@ -80,6 +80,13 @@ class ResultController(QObject):
         self.frames_loaded = False
         fill_header(self.view, result, self.frames, case_id)
         fill_verdicts(self.view, result, case_id)
+        # The verdicts are laid out and painted first; the timeline and the frame follow one event-loop turn later.
+        # Why: building both at once kept the window from repainting or taking input for 200-300 ms on 2 cores.
+        QTimer.singleShot(0, self, lambda: self._show_frames(result))
+
+    def _show_frames(self, result: AnalysisResult) -> None:
+        if result is not self.result:        # another result (or none) was shown meanwhile
+            return
         fill_timeline(self.view, result, self.frames)
         self._fill_colour_choices()
         player = self.view.player
