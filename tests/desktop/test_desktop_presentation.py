@@ -68,3 +68,20 @@ def test_timeline_draws_one_curve_per_detector_and_identity(qtbot, ffd_app, tmp_
     assert "not at /nowhere/two_people.mp4" in controller.window.analysis.notice.text()
     verdict = controller.window.analysis.verdict
     assert [label.text() for label in verdict.verdict_labels.values()] == ["Manipulation indicated"] * 2
+
+
+
+def test_a_result_closed_in_the_turn_it_was_shown_draws_nothing_late(qtbot, ffd_app, tmp_path):
+    """The timeline and frames come one event-loop turn after the verdicts; if the result is gone by then (its
+    case deleted), that late turn must neither draw its curves nor start decoding its file."""
+    controller = make_controller(tmp_path, None)
+    qtbot.addWidget(controller.window)
+    loaded = []
+    controller.results.framesLoaded.connect(lambda: loaded.append(True))
+    controller.show_result(two_people(), -1)
+    controller.results.clear()
+    qtbot.wait(300)
+    assert controller.window.analysis.timeline.curves == [] and not loaded
+    with qtbot.waitSignal(controller.results.framesLoaded, timeout=5000):   # the next result is drawn in full
+        controller.show_result(two_people("/nowhere/second.mp4"), -1)
+    assert len(controller.window.analysis.timeline.curves) == 4
