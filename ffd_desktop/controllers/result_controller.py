@@ -78,16 +78,17 @@ class ResultController(QObject):
         self.position, self.face_index = -1, -1
         self.source_state = ""
         self.frames_loaded = False
+        generation = self._next_generation()
         fill_header(self.view, result, self.frames, case_id)
         fill_verdicts(self.view, result, case_id)
         # The verdicts are laid out and painted first; the timeline and the frame follow one event-loop turn later.
         # Why: building both at once kept the window from repainting or taking input for 200-300 ms on 2 cores.
-        QTimer.singleShot(0, self, lambda: self._show_frames(result))
+        QTimer.singleShot(0, self, lambda: self._show_frames(generation))
 
-    def _show_frames(self, result: AnalysisResult) -> None:
-        if result is not self.result:        # another result (or none) was shown meanwhile
+    def _show_frames(self, generation: int) -> None:
+        if generation != self._generation:   # another result (or none) was shown meanwhile
             return
-        fill_timeline(self.view, result, self.frames)
+        fill_timeline(self.view, self.result, self.frames)
         self._fill_colour_choices()
         player = self.view.player
         player.slider.blockSignals(True)
@@ -100,8 +101,13 @@ class ResultController(QObject):
     def clear(self) -> None:
         self.stop()
         self.result, self.frames, self.position = None, [], -1
+        self._next_generation()
+
+    def _next_generation(self) -> int:
+        """From now on the loader's frames for the result shown before are dropped (and it stops decoding them)."""
         self._generation += 1
         self.loader.generation = self._generation
+        return self._generation
 
     def shutdown(self) -> None:
         self.clear()
@@ -296,8 +302,6 @@ class ResultController(QObject):
     # frames from the evidence file ---------------------------------------------------------------------------
 
     def _start_loader(self) -> None:
-        self._generation += 1
-        self.loader.generation = self._generation
         file = self.result.file or {}
         sampling = (self.result.settings or {}).get("sampling") or {"mode": "fps", "value": 1.0}
         wanted = [f.index for f in self.frames]

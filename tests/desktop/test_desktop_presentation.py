@@ -70,7 +70,6 @@ def test_timeline_draws_one_curve_per_detector_and_identity(qtbot, ffd_app, tmp_
     assert [label.text() for label in verdict.verdict_labels.values()] == ["Manipulation indicated"] * 2
 
 
-
 def test_a_result_closed_in_the_turn_it_was_shown_draws_nothing_late(qtbot, ffd_app, tmp_path):
     """The timeline and frames come one event-loop turn after the verdicts; if the result is gone by then (its
     case deleted), that late turn must neither draw its curves nor start decoding its file."""
