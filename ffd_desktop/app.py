@@ -44,6 +44,11 @@ time, and each re-take waits up to this interval while a worker runs Python (sca
 at 5 ms a 100 ms repaint of the training curves took 300 ms. Measured in tests/desktop/test_desktop_train.py."""
 
 
+GC_INTERVAL_S = 0.5
+"""How often the GUI thread checks whether a garbage collection is due (see _collect_garbage_on_the_gui_thread)."""
+_garbage_collector = None   # kept for the process's lifetime: its timer is the only thing that collects
+
+
 def create_app(qt_args: list[str] | None = None):
     """The QApplication with the app's names, Fusion style and dark theme (shared by main() and tests)."""
     from PySide6.QtGui import QIcon
@@ -63,7 +68,20 @@ def create_app(qt_args: list[str] | None = None):
     app.setPalette(palette())
     app.setStyleSheet(STYLESHEET)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    _collect_garbage_on_the_gui_thread()
     return app
+
+
+def _collect_garbage_on_the_gui_thread() -> None:
+    """Turn Python's automatic cyclic collection off and run it from a GUI-thread timer (pyqtgraph's
+    GarbageCollector). Why: a collection runs in whichever thread happens to allocate, usually a worker, and a Qt
+    object caught in a reference cycle (a widget and the lambda connected to its signal) is then destroyed from
+    that thread, which Qt does not allow and which can crash the app."""
+    global _garbage_collector
+    if _garbage_collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _garbage_collector = GarbageCollector(interval=GC_INTERVAL_S)
 
 
 def load_engine_libraries(report=None) -> None:

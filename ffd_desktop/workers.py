@@ -9,21 +9,23 @@
 - TrainWorker lives in its own QThread (started on the first training): runs core.training's Trainer on a data
   folder into a run folder and relays its progress; Cancel (a threading.Event set from the GUI thread) makes the
   trainer stop at the next step, after it has saved the last completed epoch.
-- run_task() runs one-off jobs (PDF export, weights import, hashing) on the global QThreadPool.
+- run_task() runs one-off jobs (PDF export, weights import, folder scans) on a small pool of Python threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.errors import CancelledError, FFDError
 
@@ -235,55 +237,58 @@ class TrainWorker(QObject):
                             "message": p.message})
 
 
-class _TaskSignals(QObject):
-    succeeded = Signal(object)
-    failed = Signal(str)
+class _TaskReplies(QObject):
+    """Made on the GUI thread and kept for the app's lifetime: a worker thread emits ``reply(token, ok, value)``
+    and the callbacks filed under ``token`` run on the GUI thread (a queued connection: this object lives there).
 
+    Why not a QRunnable with its own signals object: the runnable and its signals are then freed by whichever
+    thread drops the last Python reference, at times while the pool thread is still returning from ``run()`` (a
+    use-after-free that can crash the window). Here the worker thread holds no Qt object and no callback: only
+    the job and a token."""
 
-class _Relay(QObject):
-    """Lives on the GUI thread, so the task's signals reach the callbacks there (queued)."""
+    reply = Signal(int, bool, object)
 
-    def __init__(self, task: _Task, on_done, on_error):
+    def __init__(self):
         super().__init__()
-        self.task, self.on_done, self.on_error = task, on_done, on_error
+        self.callbacks: dict[int, tuple[Callable[[object], None], Callable[[str], None]]] = {}
+        self.reply.connect(self._deliver)
 
-    @Slot(object)
-    def succeeded(self, value) -> None:
-        _running.pop(self.task, None)
-        self.on_done(value)
-
-    @Slot(str)
-    def failed(self, message: str) -> None:
-        _running.pop(self.task, None)
-        self.on_error(message)
+    @Slot(int, bool, object)
+    def _deliver(self, token: int, ok: bool, value) -> None:
+        on_done, on_error = self.callbacks.pop(token)
+        (on_done if ok else on_error)(value)
 
 
-class _Task(QRunnable):
-    def __init__(self, fn: Callable[[], object]):
-        super().__init__()
-        self.fn = fn
-        self.signals = _TaskSignals()
-
-    def run(self) -> None:
-        try:
-            value = self.fn()
-        except Exception as exc:
-            self.signals.failed.emit(describe_error(exc)[1])
-            return
-        self.signals.succeeded.emit(value)
-
-
-_running: dict[_Task, _Relay] = {}   # keeps tasks, their signal objects and relays alive until they report
+_tasks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ffd-task")
+_pending: set[Future] = set()
+_replies: _TaskReplies | None = None
+_tokens = itertools.count()
 
 
 def run_task(fn: Callable[[], object], on_done: Callable[[object], None],
-             on_error: Callable[[str], None]) -> _Task:
-    """Run fn() on the thread pool; on_done(value) / on_error(message) are called on the GUI thread."""
-    task = _Task(fn)
-    task.setAutoDelete(False)
-    relay = _Relay(task, on_done, on_error)
-    _running[task] = relay
-    task.signals.succeeded.connect(relay.succeeded)
-    task.signals.failed.connect(relay.failed)
-    QThreadPool.globalInstance().start(task)
-    return task
+             on_error: Callable[[str], None]) -> Future:
+    """Run fn() on a worker thread; on_done(value) / on_error(message) are called on the GUI thread.
+    Call it from the GUI thread."""
+    global _replies
+    if _replies is None:
+        _replies = _TaskReplies()
+    token = next(_tokens)
+    _replies.callbacks[token] = (on_done, on_error)
+    future = _tasks.submit(_run_job, fn, token, _replies.reply)
+    _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    return future
+
+
+def _run_job(fn: Callable[[], object], token: int, reply) -> None:
+    try:
+        value = fn()
+    except Exception as exc:
+        reply.emit(token, False, describe_error(exc)[1])
+    else:
+        reply.emit(token, True, value)
+
+
+def wait_for_tasks(timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for every task run_task started; True when none is left running."""
+    return not wait(list(_pending), timeout=timeout_s).not_done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
 import core
@@ -21,6 +21,7 @@ from ffd_desktop.modelpath import ModelChoice, choose_model, inspect
 from ffd_desktop.settings import AppSettings
 from ffd_desktop.views.main_window import MainWindow
 from ffd_desktop.views.prompts import Prompts
+from ffd_desktop.workers import wait_for_tasks
 
 
 class MainController(QObject):
@@ -198,5 +199,5 @@ class MainController(QObject):
         self.analysis.shutdown()
         self.training.shutdown()
         self.results.shutdown()
-        QThreadPool.globalInstance().waitForDone(30_000)
+        wait_for_tasks(30.0)
         self.history.shutdown()
