@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import BadInputError, CancelledError
+from core.errors import BadInputError, CancelledError, OutputError
 from core.media import Sampling, planned_indices, probe
 from core.training.dataset import Sample, grouping_keys, read_manifest, scan_folder
 from core.training.facecache import CacheSettings, FaceCache
@@ -375,6 +375,25 @@ def test_build_reports_progress_and_cancels(cache_run, tmp_path: Path):
     assert seen == [(1, 3), (2, 3), (3, 3)]
     with FaceCache(tmp_path, sampling=VIDEO_SAMPLING) as cache, pytest.raises(CancelledError):
         cache.build(cache_run["images"], cancel=lambda: True)
+
+
+def test_a_cancelled_build_keeps_the_entries_it_finished(cache_run, tmp_path: Path):
+    images = cache_run["images"]
+    done = []
+    with FaceCache(tmp_path, assume_aligned=True) as cache, pytest.raises(CancelledError):
+        cache.build(images, progress=lambda n, total: done.append(n), cancel=lambda: len(done) >= 2)
+    stored = sorted(p.name for p in tmp_path.rglob("*.json"))
+    with FaceCache(tmp_path, assume_aligned=True) as cache:
+        expected = sorted(cache.entry_paths(f)[0].name for f in images[:2])
+        again = cache.build(images[:2])
+    assert stored == expected and again.cached == 2 and again.extracted == 0
+
+
+def test_a_build_that_cannot_write_stops_with_an_output_error(cache_run, tmp_path: Path):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    with FaceCache(not_a_folder, assume_aligned=True) as cache, pytest.raises(OutputError, match="cannot write"):
+        cache.build(cache_run["images"])
 
 
 def test_missing_file_raises_bad_input(tmp_path: Path):
