@@ -5,6 +5,7 @@ Real data from ../shared/data, read in place or copied/symlinked into tmp_path (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -325,7 +326,7 @@ def test_corrupt_entries_are_rebuilt(cache_run, tmp_path: Path):
         meta_i, npz_i = cache.entry_paths(image)
         meta_v, npz_v = cache.entry_paths(video)
         blob = bytearray(npz_v.read_bytes())
-        blob[len(blob) // 2] ^= 0xFF  # one flipped byte inside the compressed crops
+        blob[len(blob) // 2] ^= 0xFF  # one flipped byte inside the crops
         npz_v.write_bytes(bytes(blob))
         meta_i.write_text('{"format": "ffd-facecache", "trunc')  # half-written metadata
         stats = cache.build([image, video])
@@ -336,6 +337,21 @@ def test_corrupt_entries_are_rebuilt(cache_run, tmp_path: Path):
         assert np.array_equal(cache.crops(image), cache_run["crops"][image])
         assert cache.detections_run == 6
         assert cache.build([image, video]).cached == 2
+
+
+def test_entries_stored_deflated_by_earlier_versions_still_read(cache_run, tmp_path: Path):
+    cache_dir = tmp_path / "cache"
+    shutil.copytree(cache_run["dir"], cache_dir)
+    video = cache_run["video"]
+    with FaceCache(cache_dir, sampling=VIDEO_SAMPLING) as cache:
+        meta_path, npz_path = cache.entry_paths(video)
+        np.savez_compressed(npz_path, crops=cache_run["crops"][video])
+        meta = json.loads(meta_path.read_text())
+        meta["npz_sha256"] = hashlib.sha256(npz_path.read_bytes()).hexdigest()
+        meta_path.write_text(json.dumps(meta))
+        stats = cache.build([video])
+        assert stats.cached == 1 and stats.rebuilt == 0 and cache.detections_run == 0
+        assert np.array_equal(cache.crops(video), cache_run["crops"][video])
 
 
 def test_settings_are_part_of_the_key(cache_run, tmp_path: Path):
