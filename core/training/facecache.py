@@ -13,8 +13,8 @@ by (path, size, mtime, inode) so a lookup does not re-read unchanged files.
 
 Layout: ``<cache_dir>/<sha[:2]>/<sha>_<settings key>.json`` (metadata: status, frame indices, identities,
 boxes, detector scores, the crops file's SHA-256) and ``.npz`` beside it (``crops``: n x S x S x 3 uint8, and
-``landmarks``: n x 468 x 2 float32 when asked for, NaN where the mesh failed), stored uncompressed (see ``_save_npz``). Both are written
-atomically, the ``.npz`` first: the JSON is the commit marker. An entry whose JSON does not parse, whose
+``landmarks``: n x 468 x 2 float32 when asked for, NaN where the mesh failed), uncompressed (see ``_save_npz``).
+Both are written atomically, the ``.npz`` first: the JSON is the commit marker. An entry whose JSON does not parse, whose
 settings or hash do not match, or whose ``.npz`` is missing, altered (SHA-256 mismatch) or malformed is
 treated as absent, deleted and recomputed (``BuildStats.rebuilt``).
 
@@ -450,8 +450,9 @@ class _Writer:
 
     Hashing, writing and fsyncing an entry's two files costs about half as much as decoding and cropping an
     aligned face, and all three release the GIL: 600 FFHQ / StyleGAN faces took 4.0 s stored one after the other,
-    2.5-3.0 s with the writer (2 cores). At most ``MAX_PENDING`` entries wait in memory. Leaving the block waits for every write (a cancelled build keeps what
-    it finished) and re-raises the first write error when nothing else is being raised.
+    2.5-3.0 s with the writer (2 cores). At most ``MAX_PENDING`` entries wait in memory. Leaving the block waits
+    for every write (a cancelled build keeps what it finished) and re-raises the first write error when nothing
+    else is being raised.
     """
 
     MAX_PENDING = 8
@@ -480,7 +481,7 @@ def _save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
     """An .npz as ``np.load`` reads it, uncompressed. Why: face pixels deflate only to ~76% of their size at any
     level, for 9 ms per face to store and 1.5 ms to read back; stored as they are, building a cache of aligned
     faces takes a quarter of the time and every training run reads it three times faster (measured on 600 FFHQ /
-    StyleGAN faces: 16.3 -> 4.2 ms per file to build, 3.0 -> 1.0 ms to read; 91 -> 118 MB). Entries written
+    StyleGAN faces: 16.3 -> 4.2-4.9 ms per file to build, 3.0 -> 1.0 ms to read; 91 -> 118 MB). Entries written
     deflated by earlier versions still read."""
     with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
