@@ -11,11 +11,11 @@ the same entry; an edited file is a new one) plus a hash of the extraction setti
 for videos only, so changing video sampling keeps image entries). Within a process, file hashes are memoised
 by (path, size, mtime, inode) so a lookup does not re-read unchanged files.
 
-Layout: ``<cache_dir>/<sha[:2]>/<sha>_<settings key>.json`` (metadata: status, frame indices, identities,
-boxes, detector scores, the crops file's SHA-256) and ``.npz`` beside it (``crops``: n x S x S x 3 uint8, and
+Layout: ``<cache_dir>/<sha[:2]>/<sha>_<settings key>.json`` (metadata: status, frame indices, identities, boxes,
+detector scores, the crops file's SHA-256) and ``.npz`` beside it (``crops``: n x S x S x 3 uint8, and
 ``landmarks``: n x 468 x 2 float32 when asked for, NaN where the mesh failed), uncompressed (see ``_save_npz``).
-Both are written atomically, the ``.npz`` first: the JSON is the commit marker. An entry whose JSON does not parse, whose
-settings or hash do not match, or whose ``.npz`` is missing, altered (SHA-256 mismatch) or malformed is
+Both are written atomically, the ``.npz`` first: the JSON is the commit marker. An entry whose JSON does not parse,
+whose settings or hash do not match, or whose ``.npz`` is missing, altered (SHA-256 mismatch) or malformed is
 treated as absent, deleted and recomputed (``BuildStats.rebuilt``).
 
 Faces: with ``faces="largest"`` (default) each sampled frame gives at most one crop, its largest face (the
