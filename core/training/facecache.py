@@ -480,9 +480,9 @@ class _Writer:
 def _save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
     """An .npz as ``np.load`` reads it, uncompressed. Why: face pixels deflate only to ~76% of their size at any
     level, for 9 ms per face to store and 1.5 ms to read back; stored as they are, building a cache of aligned
-    faces takes a quarter of the time and every training run reads it three times faster (measured on 600 FFHQ /
-    StyleGAN faces: 16.3 -> 4.2-4.9 ms per file to build, 3.0 -> 1.0 ms to read; 91 -> 118 MB). Entries written
-    deflated by earlier versions still read."""
+    faces takes a third of the time and a training run reads it twice as fast (``benchmarks/facecache_speed.py``,
+    600 FFHQ / StyleGAN faces, 2 cores: 17.2-18.2 -> 5.6-6.1 ms per face to build, 3.2 -> 1.4-1.5 ms to read;
+    91 -> 118 MB). Entries written deflated by earlier versions still read."""
     with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
             with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
