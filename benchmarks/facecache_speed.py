@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from core.training.dataset import media_kind
     from core.training.facecache import FaceCache
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=600)
     args = parser.parse_args()
     folder = args.shared / "ffhq_stylegan"
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".png", ".jpg", ".jpeg"})[:args.files]
+    files = sorted(p for p in folder.rglob("*") if media_kind(p) == "image")[:args.files]
     if not files:
         sys.exit(f"no face images under {folder}")
     with tempfile.TemporaryDirectory(prefix="ffd-facecache-") as cache_dir:

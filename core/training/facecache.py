@@ -13,7 +13,7 @@ by (path, size, mtime, inode) so a lookup does not re-read unchanged files.
 
 Layout: ``<cache_dir>/<sha[:2]>/<sha>_<settings key>.json`` (metadata: status, frame indices, identities, boxes,
 detector scores, the crops file's SHA-256) and ``.npz`` beside it (``crops``: n x S x S x 3 uint8, and
-``landmarks``: n x 468 x 2 float32 when asked for, NaN where the mesh failed), uncompressed (see ``_save_npz``).
+``landmarks``: n x 468 x 2 float32 when asked for, NaN where the mesh failed), uncompressed (see ``_write``).
 Both are written atomically, the ``.npz`` first: the JSON is the commit marker. An entry whose JSON does not parse,
 whose settings or hash do not match, or whose ``.npz`` is missing, altered (SHA-256 mismatch) or malformed is
 treated as absent, deleted and recomputed (``BuildStats.rebuilt``).
@@ -44,7 +44,6 @@ import json
 import math
 import os
 import time
-import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -358,7 +357,12 @@ class FaceCache:
             arrays = {"crops": entry.crops}
             if entry.landmarks is not None:
                 arrays["landmarks"] = entry.landmarks
-            _save_npz(buf, arrays)
+            # Uncompressed. Why: face pixels deflate only to ~76% of their size at any level, for 9 ms per face to
+            # store and 1.5 ms to read back; stored as they are, building a cache takes a third of the time and a
+            # training run reads it twice as fast (benchmarks/facecache_speed.py, 600 FFHQ / StyleGAN faces, 2 cores:
+            # 17.2-18.2 -> 5.6-6.1 ms per face to build, 3.2 -> 1.4-1.5 ms to read; 91 -> 118 MB). Entries written
+            # deflated (np.savez_compressed) by earlier versions still read.
+            np.savez(buf, **arrays)
             blob = buf.getvalue()
             meta["npz_sha256"] = hashlib.sha256(blob).hexdigest()
             meta["npz_bytes"] = len(blob)
@@ -475,18 +479,6 @@ class _Writer:
         if exc_type is None:
             for future in self._pending:
                 future.result()
-
-
-def _save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz as ``np.load`` reads it, uncompressed. Why: face pixels deflate only to ~76% of their size at any
-    level, for 9 ms per face to store and 1.5 ms to read back; stored as they are, building a cache of aligned
-    faces takes a third of the time and a training run reads it twice as fast (``benchmarks/facecache_speed.py``,
-    600 FFHQ / StyleGAN faces, 2 cores: 17.2-18.2 -> 5.6-6.1 ms per face to build, 3.2 -> 1.4-1.5 ms to read;
-    91 -> 118 MB). Entries written deflated by earlier versions still read."""
-    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def _square_resize(image: np.ndarray, size: int) -> np.ndarray:

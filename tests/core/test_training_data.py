@@ -5,7 +5,6 @@ Real data from ../shared/data, read in place or copied/symlinked into tmp_path (
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.digest import sha256_file
 from core.errors import BadInputError, CancelledError, OutputError
 from core.media import Sampling, planned_indices, probe
 from core.training.dataset import Sample, grouping_keys, read_manifest, scan_folder
@@ -347,7 +347,7 @@ def test_entries_stored_deflated_by_earlier_versions_still_read(cache_run, tmp_p
         meta_path, npz_path = cache.entry_paths(video)
         np.savez_compressed(npz_path, crops=cache_run["crops"][video])
         meta = json.loads(meta_path.read_text())
-        meta["npz_sha256"] = hashlib.sha256(npz_path.read_bytes()).hexdigest()
+        meta["npz_sha256"] = sha256_file(npz_path)
         meta_path.write_text(json.dumps(meta))
         stats = cache.build([video])
         assert stats.cached == 1 and stats.rebuilt == 0 and cache.detections_run == 0
