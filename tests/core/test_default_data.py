@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -183,3 +184,24 @@ def test_grouped_order_keeps_each_scene_together_and_is_a_permutation():
     runs = [g for k, g in enumerate(seen) if k == 0 or seen[k - 1] != g]
     assert len(runs) == len(set(groups))                   # every scene forms one contiguous run
     assert ex.grouped_order(torch.Generator().manual_seed(1)).tolist() == order
+
+
+def test_border_signatures_are_kept_per_file_version(tmp_path):
+    """The recipe rewrites its manifest at every stage: a crop is decoded once per process, again when it changes."""
+    import shutil
+
+    from core.training.scenes import border_signature
+
+    crops = sorted(require_data("ffpp_faces", "real").glob("*.jpg"))[:2]
+    crop = tmp_path / "crop.jpg"
+    shutil.copy(crops[0], crop)
+    first = border_signature(str(crop))
+    assert border_signature(str(crop)) is first and not first.flags.writeable
+    shutil.copy(crops[1], crop)                            # another file at the same path: a new signature
+    os.utime(crop, ns=(crop.stat().st_atime_ns, crop.stat().st_mtime_ns + 10**9))   # even within one clock tick
+    second = border_signature(str(crop))
+    assert second is not first and not np.allclose(second, first)
+    assert np.array_equal(second, border_signature(str(crops[1])))
+    crop.unlink()
+    with pytest.raises(BadInputError, match="cannot read this image"):
+        border_signature(str(crop))
