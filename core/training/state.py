@@ -47,7 +47,11 @@ def load_state(run_dir: Path, detector, optimizer, scheduler) -> dict:
     for key, value in info["optimizer_scalars"].items():
         pid, name = key.split(".", 1)
         state.setdefault(int(pid), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": info["optimizer_groups"]})
+    groups = info["optimizer_groups"]
+    for saved, current in zip(groups, optimizer.param_groups, strict=False):
+        # the run's hyperparameters, this process's kernel choice (a run saved unfused resumes fused)
+        saved.update({key: current[key] for key in ("foreach", "fused") if key in current})
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
     scheduler.load_state_dict(info["scheduler"])
     torch.set_rng_state(tensors["rng.torch"])
     return info

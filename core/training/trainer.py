@@ -215,7 +215,7 @@ class Trainer:
                 raise BadInputError(f"the {name} split has no faces of one class; add data or change fractions",
                                     path=str(self.data))
         params = detector.trainable_parameters()
-        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate(), weight_decay=cfg.weight_decay)
+        optimizer = adamw(params, cfg.learning_rate(), cfg.weight_decay)
         steps_per_epoch = math.ceil(len(sets["train"]) / cfg.batch_size)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, _warmup_cosine(int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch))
@@ -371,6 +371,15 @@ class Trainer:
         self._save_model(best, backbone, threshold, prepared, history, final=True, test_metrics=summary)
         self.report(TrainProgress("done", len(history), self.config.epochs, val_auc=summary["best_val_auc"]))
         return summary
+
+
+def adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel where the parameters' device has one. Why: on a CPU torch's default is a
+    Python loop over the tensors, slowest where steps are small or cores are busy: ffd-dct's image tower, 2 cores,
+    20 -> 9 ms a step on an idle machine (of ~950 ms forward and backward), a tiny test tower's epoch 12.8 -> 9.3 s
+    beside another training. Same update rule and state dict."""
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 def evaluate_examples(detector, examples: Examples, threshold: float, runner, features=None) -> dict:

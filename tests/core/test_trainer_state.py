@@ -106,3 +106,47 @@ def test_stage_one_trains_on_jittered_windows_of_stored_faces(data, tmp_path):
     with pytest.raises(Exception, match="crop_jitter 24 needs stored faces of at least 112 px"):
         Trainer(data, tmp_path / "too-far", _config(detector="clip", epochs=1, max_files=12, crop_jpeg=(96, 95),
                                                       crop_fit="centre", crop_jitter=24)).run()
+
+
+def test_fused_adamw_takes_the_default_steps_and_resumes_an_unfused_run(tiny_model_dir, tmp_path):
+    """The trainer's fused AdamW follows torch's default per-tensor AdamW on a real model's weights, and a run
+    whose state was saved by the default optimizer (before the change) resumes fused, continuing the same steps."""
+    import torch
+
+    from core.training.state import load_state, save_state
+    from core.training.trainer import adamw
+
+    def detector():
+        return load_model(read_bundle(tiny_model_dir), ["hamlet"]).detectors["hamlet"].float()
+
+    def steps(det, opt, seeds):
+        for seed in seeds:
+            rng = torch.Generator().manual_seed(seed)
+            for p in det.trainable_parameters():
+                p.grad = torch.randn(p.shape, generator=rng)
+            opt.step()
+
+    def weights(det):
+        return [p.detach().clone() for p in det.trainable_parameters()]
+
+    def schedule(opt):
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+
+    fast, slow = detector(), detector()
+    start = weights(fast)
+    fused = adamw(fast.trainable_parameters(), 1e-3, 0.05)
+    default = torch.optim.AdamW(slow.trainable_parameters(), lr=1e-3, weight_decay=0.05)
+    assert fused.defaults["fused"] and not default.defaults["fused"]
+    steps(fast, fused, [0, 1])
+    steps(slow, default, [0, 1])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(weights(fast), weights(slow), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(fast), start, strict=True))   # the weights moved
+
+    save_state(tmp_path, slow, default, schedule(default), {"epoch": 1})     # a run saved by the default optimizer
+    resumed = detector()
+    optimizer = adamw(resumed.trainable_parameters(), 1e-3, 0.05)
+    load_state(tmp_path, resumed, optimizer, schedule(optimizer))
+    assert optimizer.param_groups[0]["fused"]
+    steps(resumed, optimizer, [2, 3])
+    steps(slow, default, [2, 3])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(weights(resumed), weights(slow), strict=True))
