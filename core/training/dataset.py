@@ -227,14 +227,14 @@ def _row_sample(row: dict, path_col: str, base: Path, where: str, line: int, see
         label = parse_label(raw_label if raw_label is not None else "")
     except ValueError as exc:
         raise bad(str(exc)) from None
-    path = Path(raw_path).expanduser()
-    path = Path(os.path.abspath(path if path.is_absolute() else base / path))
+    path = os.path.expanduser(raw_path)    # os.path, not pathlib: a 10,000-row manifest is read at every stage
+    path = os.path.abspath(path if os.path.isabs(path) else os.path.join(base, path))
     kind = media_kind(path)
     if kind is None:
         raise bad(f"{raw_path!r} is not an image or video file name (unknown extension)")
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise bad(f"file {raw_path!r} does not exist ({path})")
-    key = os.path.normcase(str(path))
+    key = os.path.normcase(path)
     if key in seen:
         raise bad(f"{raw_path!r} is listed twice (first on row {seen[key]})")
     seen[key] = line
@@ -243,5 +243,5 @@ def _row_sample(row: dict, path_col: str, base: Path, where: str, line: int, see
     split = opt["split"].lower() if opt["split"] else None
     if split not in (None, "train", "val", "test"):
         raise bad(f"split must be train, val or test, got {opt['split']!r}")
-    return Sample(str(path), label, method=method, generator=opt["generator"], identity=opt["identity"],
+    return Sample(path, label, method=method, generator=opt["generator"], identity=opt["identity"],
                   group=opt["group"], kind=kind, split=split)
