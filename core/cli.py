@@ -257,12 +257,15 @@ def _progress_printer(quiet: bool, label: str):
 
 def cmd_analyze(args) -> int:
     from core.atomic import atomic_write_text
-    from core.engine import analyze
+    from core.media import probe
 
     for output in (args.json, args.report):
         if output:
             check_output_path(output, inputs=[args.path])
             check_writable(output)
+    probe(args.path, with_hash=False)   # missing, unreadable or not media: said before torch loads (seconds)
+    from core.engine import analyze
+
     settings = _settings(args)
     model = _load(args, settings)
     result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))

@@ -133,3 +133,21 @@ def test_disk_full_names_the_output(tiny_model_dir, photo):
         pytest.skip("no /dev/full on this system")
     run = ffd("analyze", str(photo), "--json", "/dev/full", "--model", str(tiny_model_dir), "--quiet")
     assert_user_error(run, 2, "/dev/full", "disk is full")
+
+
+@pytest.mark.parametrize("evidence", ["missing", "text", "folder"])
+def test_bad_evidence_is_refused_before_the_engine_loads(tmp_path, tiny_model_dir, evidence):
+    """A missing, non-media or folder path is named at once, before torch and the model load (seconds of a
+    user's time on every typo); the in-process check is that torch was never imported."""
+    import subprocess
+    import sys
+
+    path = {"missing": tmp_path / "nope.mp4", "text": tmp_path / "notes.mp4", "folder": tmp_path}[evidence]
+    if evidence == "text":
+        path.write_text("not a video")
+    code = ("import sys; from core.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); sys.exit(rc)")
+    run = subprocess.run([sys.executable, "-c", code, "analyze", str(path), "--model", str(tiny_model_dir),
+                          "--quiet"], capture_output=True, text=True, timeout=120)
+    assert_user_error(run, 2, str(path))
+    assert run.stdout.strip() == "torch not loaded"
