@@ -21,7 +21,7 @@ from pathlib import Path
 
 import core
 from core.atomic import check_writable
-from core.errors import CancelledError, FFDError, ModelError
+from core.errors import BadInputError, CancelledError, FFDError, ModelError
 from core.evidence import check_output_path
 
 EXIT_OK, EXIT_INTERNAL = 0, 1
@@ -295,21 +295,21 @@ def cmd_batch(args) -> int:
     """Durable and resumable (core.batch): each finished file's line is on disk at once, a re-run skips them."""
     from core.batch import ResultsFile, result_key, run_batch, sequential
     from core.cluster import ClusterError, ClusterUsageError
-    from core.engine import analyze
+    from core.media import MEDIA_EXTENSIONS
 
     if (args.ship_bytes or args.ray_actors) and not args.ray:
         raise ClusterUsageError("--ship-bytes and --ray-actors need --ray ADDRESS")
 
     folder = Path(args.folder).absolute()     # absolute paths in the lines: a re-run from elsewhere still matches
     if not folder.is_dir():
-        raise FFDError("not a folder", path=args.folder)
+        raise BadInputError("not a folder", path=args.folder)
     files = batch_inputs(folder)
     if not files:
-        from core.media import MEDIA_EXTENSIONS
-
-        raise FFDError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
+        raise BadInputError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
     check_output_path(args.out, inputs=files, input_dirs=[folder])
     check_writable(args.out)
+    from core.engine import analyze  # torch and the models: only once the folder and output are known good
+
     settings = _settings(args)
     bundle = _check_model(args, settings)
     model = None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,19 +137,33 @@ def test_disk_full_names_the_output(tiny_model_dir, photo):
     assert_user_error(run, 2, "/dev/full", "disk is full")
 
 
+def run_without_torch(*args: str) -> subprocess.CompletedProcess:
+    """`ffd ARGS` in a fresh process that prints, last, whether torch was ever imported."""
+    code = ("import sys; from core.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); sys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("evidence", ["missing", "text", "folder"])
 def test_bad_evidence_is_refused_before_the_engine_loads(tmp_path, tiny_model_dir, evidence):
     """A missing, non-media or folder path is named at once, before torch and the model load (seconds of a
     user's time on every typo); the in-process check is that torch was never imported."""
-    import subprocess
-    import sys
-
     path = {"missing": tmp_path / "nope.mp4", "text": tmp_path / "notes.mp4", "folder": tmp_path}[evidence]
     if evidence == "text":
         path.write_text("not a video")
-    code = ("import sys; from core.cli import main; rc = main(sys.argv[1:]); "
-            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded'); sys.exit(rc)")
-    run = subprocess.run([sys.executable, "-c", code, "analyze", str(path), "--model", str(tiny_model_dir),
-                          "--quiet"], capture_output=True, text=True, timeout=120)
+    run = run_without_torch("analyze", str(path), "--model", str(tiny_model_dir), "--quiet")
     assert_user_error(run, 2, str(path))
     assert run.stdout.strip() == "torch not loaded"
+
+
+@pytest.mark.parametrize("folder, phrase", [("missing", "not a folder"), ("empty", "no media files")])
+def test_a_batch_folder_that_is_missing_or_has_no_media_is_bad_input(tmp_path, tiny_model_dir, folder, phrase):
+    """Exit 2 (bad input), not 1 (which says: a bug), and said before torch loads."""
+    path = tmp_path / folder
+    if folder == "empty":
+        path.mkdir()
+        (path / "notes.txt").write_text("not media")
+    run = run_without_torch("batch", str(path), "--out", str(tmp_path / "results.jsonl"), "--model",
+                            str(tiny_model_dir), "--quiet")
+    assert_user_error(run, 2, str(path), phrase)
+    assert run.stdout.strip() == "torch not loaded" and not (tmp_path / "results.jsonl").exists()
