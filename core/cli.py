@@ -257,13 +257,13 @@ def _progress_printer(quiet: bool, label: str):
 
 def cmd_analyze(args) -> int:
     from core.atomic import atomic_write_text
-    from core.media import probe
+    from core.media import identify
 
     for output in (args.json, args.report):
         if output:
             check_output_path(output, inputs=[args.path])
             check_writable(output)
-    probe(args.path, with_hash=False)   # missing, unreadable or not media: said before torch loads (seconds)
+    identify(args.path)   # missing, unreadable or not media: said before torch loads (seconds); decodes nothing
     from core.engine import analyze
 
     settings = _settings(args)

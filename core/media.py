@@ -120,6 +120,13 @@ class DecodeStats:
 # ----------------------------------------------------------------------------------------------- probing
 
 
+def identify(path: str | os.PathLike) -> tuple[str, str]:
+    """("image" or "video", container) from the file's first bytes, decoding nothing: what probe checks first.
+    Raises BadInputError for a file that is missing, a directory, unreadable, empty or not media."""
+    spath = os.fspath(path)
+    return _sniff(_open_checked(spath)[1], spath)
+
+
 def probe(path: str | os.PathLike, *, with_hash: bool = True) -> MediaInfo:
     """Describe a media file without decoding it all (decodes one frame to prove it is usable).
 

@@ -37,11 +37,11 @@ def border_signature(path: str) -> np.ndarray:
         stat = os.stat(path)
     except OSError as exc:
         raise BadInputError("cannot read this image", path=path) from exc
-    return _signature(path, stat.st_size, stat.st_mtime_ns)
+    return _signature(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)   # FaceCache's file-version key
 
 
 @functools.cache
-def _signature(path: str, _size: int, _mtime_ns: int) -> np.ndarray:
+def _signature(path: str, _size: int, _mtime_ns: int, _inode: int) -> np.ndarray:
     grey = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     if grey is None:
         raise BadInputError("cannot decode this image", path=path)

@@ -378,7 +378,7 @@ def adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> t
     Python loop over the tensors, slowest where steps are small or cores are busy: ffd-dct's image tower, 2 cores,
     20 -> 9 ms a step on an idle machine (of ~950 ms forward and backward), a tiny test tower's epoch 12.8 -> 9.3 s
     beside another training. Same update rule and state dict."""
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
