@@ -221,25 +221,25 @@ def _settings(args):
                             aggregation=args.aggregation, threshold=args.threshold)
 
 
-def _check_model(args, settings):
-    """The model bundle, validated (folder, files, detectors): milliseconds, before any weights load."""
+def _check_model(args):
+    """The model bundle, validated (folder, files, detectors): milliseconds, before torch and any weights load."""
     from core.detectors.registry import available_detectors
     from core.models import resolve_bundle
 
-    unknown = sorted(set(settings.detectors) - set(available_detectors()))
+    unknown = sorted(set(args.detectors) - set(available_detectors()))
     if unknown:
         raise FFDError(f"unknown detector(s) {', '.join(unknown)}; available: {', '.join(available_detectors())}")
     bundle = resolve_bundle(args.model)
-    for name in settings.detectors:
+    for name in args.detectors:
         bundle.checkpoint(name)               # a detector the model lacks is refused before the backbone loads
     return bundle
 
 
-def _load(args, settings):
+def _load(args, bundle):
     from core.engine import select_device
     from core.models import load_model
 
-    return load_model(_check_model(args, settings), settings.detectors, device=select_device(args.device))
+    return load_model(bundle, args.detectors, device=select_device(args.device))
 
 
 def _progress_printer(quiet: bool, label: str):
@@ -264,10 +264,11 @@ def cmd_analyze(args) -> int:
             check_output_path(output, inputs=[args.path])
             check_writable(output)
     identify(args.path)   # missing, unreadable or not media: said before torch loads (seconds); decodes nothing
+    bundle = _check_model(args)   # so is a broken model folder
     from core.engine import analyze
 
     settings = _settings(args)
-    model = _load(args, settings)
+    model = _load(args, bundle)
     result = analyze(args.path, settings, model, progress=_progress_printer(args.quiet, Path(args.path).name))
     if args.json:
         atomic_write_text(args.json, result.to_json(include_artifacts=args.with_images, indent=1))
@@ -308,16 +309,16 @@ def cmd_batch(args) -> int:
         raise BadInputError(f"no media files ({', '.join(sorted(MEDIA_EXTENSIONS))}) found", path=str(folder))
     check_output_path(args.out, inputs=files, input_dirs=[folder])
     check_writable(args.out)
-    from core.engine import analyze  # torch and the models: only once the folder and output are known good
+    bundle = _check_model(args)
+    from core.engine import analyze  # torch: only once the folder, output and model are known good
 
     settings = _settings(args)
-    bundle = _check_model(args, settings)
     model = None
 
     def analyse(path: str) -> dict:
         nonlocal model
         if model is None:         # loaded on the first file only: a fully resumed batch loads nothing
-            model = _load(args, settings)
+            model = _load(args, bundle)
         return analyze(path, settings, model).to_dict()
 
     key = result_key(_result_identity(settings, bundle))
@@ -362,7 +363,7 @@ def batch_inputs(folder: Path) -> list[Path]:
 
 def _result_identity(settings, bundle) -> dict:
     """What shapes a batch line besides the evidence: settings and model weights (not speed knobs)."""
-    from core.backbones.backbone import cached_sha256
+    from core.digest import cached_sha256
 
     spec = bundle.backbone
     plain = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "max_artifacts")}
@@ -492,14 +493,13 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_models_import(args) -> int:
-    from core.backbones import load_backbone
-    from core.backbones.backbone import BackboneSpec
-    from core.backbones.weights import load_state_dict, store_imported
-
     path = Path(args.path)
-    if not path.is_file():
+    if not path.is_file():      # said before torch loads
         raise ModelError("weights file not found" if not path.exists() else
                          "is a folder: give the weights file (.safetensors or a torch state dict)", path=str(path))
+    from core.backbones import BackboneSpec, load_backbone
+    from core.backbones.weights import load_state_dict, store_imported
+
     load_backbone(BackboneSpec(arch=args.arch, weights=str(path)))  # verifies the file fits the architecture
     entry = store_imported(load_state_dict(path), args.arch, source=str(path.resolve()))
     print(f"imported {args.arch} weights sha256 {entry['sha256']} -> {entry['file']}")

@@ -22,16 +22,20 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.atomic import atomic_write_text
-from core.backbones import Backbone, BackboneSpec, load_backbone
-from core.backbones.backbone import cached_sha256
-from core.detectors.checkpoint import card_path, load_detector, state_for_file
+from core.backbones.spec import BackboneSpec
+from core.detectors.card import card_path
+from core.digest import cached_sha256
 from core.errors import ModelError
 from core.faces.align import FITS
 from core.paths import data_dir, resources_dir
+
+if TYPE_CHECKING:   # reading and checking a model folder imports no torch: `ffd analyze` names a broken one at once
+    import torch
+
+    from core.backbones import Backbone
 
 FORMAT = "ffd-model/1"
 DEFAULT_THRESHOLD = 0.5
@@ -230,6 +234,9 @@ class LoadedModel:
 
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
                backbone: Backbone | None = None) -> LoadedModel:
+    from core.backbones import load_backbone
+    from core.detectors.checkpoint import load_detector
+
     backbone = backbone or load_backbone(bundle.backbone, device=device)
     loaded = {name: load_detector(bundle.checkpoint(name), backbone, device=device,
                                   expected_sha256=bundle.detectors[name].get("sha256")) for name in detectors}
@@ -251,7 +258,7 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
     from safetensors.torch import save_file
 
     from core.atomic import atomic_path
-    from core.detectors.checkpoint import save_detector
+    from core.detectors.checkpoint import save_detector, state_for_file
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,8 @@ is refused unless the caller asks for it explicitly (tests, training from scratc
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import open_clip
@@ -20,34 +18,12 @@ from torch import nn
 
 from core.backbones import weights as W
 from core.backbones.configs import architecture_config
+from core.backbones.spec import BackboneSpec
 from core.backbones.stems import apply_stem
-from core.digest import sha256_file
+from core.digest import cached_sha256
 from core.errors import ModelError
 
 IMPORT_HINT = "import a weights file with `ffd models import PATH --arch {arch}`"
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What the user asked for: `ViT-L-14:openai`, `ffd-compact@/path/weights.safetensors`, or just `ViT-B-16`."""
-
-    arch: str
-    pretrained: str | None = None
-    weights: str | None = None
-    sha256: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> BackboneSpec:
-        if "@" in text:
-            arch, path = text.split("@", 1)
-            return cls(arch=arch, weights=path)
-        if ":" in text:
-            arch, tag = text.split(":", 1)
-            return cls(arch=arch, pretrained=tag)
-        return cls(arch=text)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -171,16 +147,6 @@ def _quiet_open_clip():
         yield
     finally:
         root.setLevel(level)
-
-
-def cached_sha256(path: str) -> str:
-    stat = os.stat(path)
-    return _sha256_cached(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(path)
 
 
 def encode_text_embeddings(model: nn.Module, embeddings: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from core.atomic import atomic_path, atomic_write_text
+from core.detectors.card import card_path
 from core.detectors.registry import build_detector
 from core.digest import sha256_file
 from core.errors import ModelError
@@ -48,11 +49,6 @@ def state_for_file(state: dict[str, torch.Tensor], half: bool = False) -> dict[s
     """Tensors ready for safetensors: detached, on the CPU, contiguous; floating point ones as float16 if `half`."""
     out = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     return {k: v.half() if half and v.is_floating_point() else v for k, v in out.items()}
-
-
-def card_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_suffix(".json")
 
 
 def read_header(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:

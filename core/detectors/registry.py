@@ -30,9 +30,8 @@ def _load(name: str) -> None:
 
 
 def available_detectors() -> list[str]:
-    for name in _BUILTIN:
-        _load(name)
-    return sorted(_REGISTRY)
+    """Names only: nothing is imported (the CLI checks a request against them before torch loads)."""
+    return sorted(set(_BUILTIN) | set(_REGISTRY))
 
 
 def detector_class(name: str) -> type:

@@ -80,29 +80,34 @@ def _set_threshold(data):
     (_set_threshold, "threshold\" must be a number from 0 to 1, got 'abc'"),
 ], ids=["no-backbone", "list", "extra-key", "card-not-object", "detector-not-object", "threshold-abc"])
 def test_bad_model_json_exit_4_naming_it(model_copy, photo, change, phrase):
+    """Said before torch loads: a broken model folder is named in well under a second, not after ~8 s of imports."""
     manifest = _edit_manifest(model_copy, change)
-    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    run = run_without_torch("analyze", str(photo), "--model", str(model_copy), "--quiet")
     assert_user_error(run, 4, str(manifest), phrase)
+    assert run.stdout.strip() == "torch not loaded"
 
 
 @pytest.mark.parametrize("victim", ["backbone.safetensors", "hamlet.safetensors"])
 def test_missing_weights_file_exit_4_naming_it(model_copy, photo, victim):
     (model_copy / victim).unlink()
-    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    run = run_without_torch("analyze", str(photo), "--model", str(model_copy), "--quiet")
     assert_user_error(run, 4, str(model_copy / victim), "not found")
+    assert run.stdout.strip() == "torch not loaded"
 
 
 def test_bad_model_card_exit_4_naming_it(model_copy, photo):
     (model_copy / "mfclip.json").write_text("{not json")
-    run = ffd("analyze", str(photo), "--model", str(model_copy), "--quiet")
+    run = run_without_torch("analyze", str(photo), "--model", str(model_copy), "--quiet")
     assert_user_error(run, 4, str(model_copy / "mfclip.json"), "not valid JSON")
+    assert run.stdout.strip() == "torch not loaded"
 
 
 @pytest.mark.parametrize("what", ["missing", "folder"])
 def test_models_import_of_a_missing_file_or_a_folder(tmp_path, what):
     path = tmp_path / "weights.safetensors" if what == "missing" else tmp_path
-    run = ffd("models", "import", str(path), "--arch", "ffd-test-tiny")
+    run = run_without_torch("models", "import", str(path), "--arch", "ffd-test-tiny")
     assert_user_error(run, 4, str(path))
+    assert run.stdout.strip() == "torch not loaded"
 
 
 @pytest.mark.parametrize("option, value, phrase", [
