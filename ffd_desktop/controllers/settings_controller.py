@@ -149,8 +149,8 @@ class SettingsController(QObject):
 def _model_details(choice: ModelChoice) -> dict:
     """Runs on the pool: hashes and lists that need torch/open_clip or read large files."""
     from core.backbones import list_architectures
-    from core.backbones.backbone import cached_sha256
     from core.backbones.weights import imported_weights
+    from core.digest import cached_sha256
 
     rows = []
     if choice.usable:
@@ -179,8 +179,7 @@ def _model_details(choice: ModelChoice) -> dict:
 
 def _import(path: str, arch: str) -> dict:
     """The `ffd models import` logic: load to verify it fits the architecture, then store and hash it."""
-    from core.backbones import load_backbone
-    from core.backbones.backbone import BackboneSpec
+    from core.backbones import BackboneSpec, load_backbone
     from core.backbones.weights import load_state_dict, store_imported
 
     load_backbone(BackboneSpec(arch=arch, weights=str(path)))
