@@ -407,12 +407,15 @@ def _batch_progress(quiet: bool, out: str):
 
 
 def cmd_train(args) -> int:
-    from core.training.trainer import TrainConfig, Trainer
+    from core.training.dataset import load_samples
 
     try:
         overrides = json.loads(args.config)
     except json.JSONDecodeError as exc:
         raise FFDError(f"--config is not valid JSON ({exc})") from None
+    load_samples(args.data, args.max_files, args.seed)   # a wrong folder or manifest: said before torch loads
+    from core.training.trainer import TrainConfig, Trainer
+
     config = TrainConfig(detector=args.detector, backbone=args.backbone, random_backbone=args.random_backbone,
                          detector_config=overrides, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay,
@@ -444,11 +447,16 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from core.atomic import atomic_write_text
-    from core.training.evaluate import evaluate
+    from core.models import read_bundle
+    from core.training.dataset import load_samples
 
     if args.json:
         check_output_path(args.json, inputs=[args.data], input_dirs=[args.data])   # DATA: a CSV or a folder
         check_writable(args.json)
+    read_bundle(args.model)      # a broken model folder or wrong data: said before torch loads
+    load_samples(args.data)
+    from core.training.evaluate import evaluate
+
     result = evaluate(args.data, args.model, device=args.device, frames_per_video=args.frames_per_video,
                       aligned=args.aligned, sbi_copies=args.sbi)
     print(f"{result['files']} files ({result['split']} split)")

@@ -27,6 +27,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import BadInputError
 from core.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -245,3 +247,25 @@ def _row_sample(row: dict, path_col: str, base: Path, where: str, line: int, see
         raise bad(f"split must be train, val or test, got {opt['split']!r}")
     return Sample(path, label, method=method, generator=opt["generator"], identity=opt["identity"],
                   group=opt["group"], kind=kind, split=split)
+
+
+def load_samples(data: str | Path, max_files: int | None = None, seed: int = 0) -> tuple[list[Sample], Path]:
+    """Samples from a folder with real/ and fake/, or from a CSV manifest."""
+    data = Path(data)
+    if data.is_file() and data.suffix.lower() == ".csv":
+        samples, root = read_manifest(data), data.parent
+    elif data.is_dir():
+        samples, root = scan_folder(data), data
+    else:
+        raise BadInputError("not a data folder (with real/ and fake/) nor a CSV manifest", path=str(data))
+    if max_files:
+        rng = np.random.default_rng(seed)
+        picked = []
+        for label in (0, 1):
+            group = [s for s in samples if s.label == label]
+            idx = sorted(rng.permutation(len(group))[:max_files])
+            picked += [group[i] for i in idx]
+        samples = picked
+    if not any(s.label == 0 for s in samples) or not any(s.label == 1 for s in samples):
+        raise BadInputError("training needs both real and fake samples", path=str(data))
+    return samples, root

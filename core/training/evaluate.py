@@ -11,11 +11,12 @@ import torch
 from core.errors import BadInputError
 from core.models import load_model, read_bundle
 from core.paths import data_dir
+from core.training.dataset import load_samples
 from core.training.examples import gather
 from core.training.facecache import CacheSettings, FaceCache
 from core.training.metrics import video_scores
 from core.training.splits import load_split
-from core.training.trainer import TrainConfig, Trainer, evaluate_examples, load_samples, score_metrics
+from core.training.trainer import TrainConfig, Trainer, evaluate_examples, score_metrics
 
 
 def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", frames_per_video: int = 16,

@@ -35,7 +35,7 @@ from core.models import DEFAULT_CROP_MARGIN, read_bundle, save_model
 from core.paths import data_dir
 from core.training import metrics
 from core.training.augment import AugmentConfig, augment_batch
-from core.training.dataset import Sample, read_manifest, scan_folder
+from core.training.dataset import Sample, load_samples
 from core.training.examples import Examples, block_windows, cut_windows, gather
 from core.training.facecache import CacheSettings, FaceCache
 from core.training.splits import save_split, split_report, split_samples
@@ -106,28 +106,6 @@ class TrainProgress:
 
 ProgressFn = Callable[[TrainProgress], None]
 CancelFn = Callable[[], bool]
-
-
-def load_samples(data: str | Path, max_files: int | None = None, seed: int = 0) -> tuple[list[Sample], Path]:
-    """Samples from a folder with real/ and fake/, or from a CSV manifest."""
-    data = Path(data)
-    if data.is_file() and data.suffix.lower() == ".csv":
-        samples, root = read_manifest(data), data.parent
-    elif data.is_dir():
-        samples, root = scan_folder(data), data
-    else:
-        raise BadInputError("not a data folder (with real/ and fake/) nor a CSV manifest", path=str(data))
-    if max_files:
-        rng = np.random.default_rng(seed)
-        picked = []
-        for label in (0, 1):
-            group = [s for s in samples if s.label == label]
-            idx = sorted(rng.permutation(len(group))[:max_files])
-            picked += [group[i] for i in idx]
-        samples = picked
-    if not any(s.label == 0 for s in samples) or not any(s.label == 1 for s in samples):
-        raise BadInputError("training needs both real and fake samples", path=str(data))
-    return samples, root
 
 
 def data_hash(samples: list[Sample], cache: FaceCache) -> str:

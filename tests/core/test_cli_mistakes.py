@@ -172,3 +172,22 @@ def test_a_batch_folder_that_is_missing_or_has_no_media_is_bad_input(tmp_path, t
                             str(tiny_model_dir), "--quiet")
     assert_user_error(run, 2, str(path), phrase)
     assert run.stdout.strip() == "torch not loaded" and not (tmp_path / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_a_data_folder_without_real_and_fake_is_refused_before_torch_loads(tmp_path, tiny_model_dir, command):
+    """`ffd train` / `ffd eval` on the wrong folder: exit 2 naming it in under a second, not after ~15 s of imports."""
+    data = tmp_path / "faces"
+    data.mkdir()
+    (data / "face.jpg").write_bytes(b"")
+    options = (["--detector", "hamlet", "--out", str(tmp_path / "run"), "--quiet"] if command == "train"
+               else ["--model", str(tiny_model_dir)])
+    run = run_without_torch(command, str(data), *options)
+    assert_user_error(run, 2, str(data), "no real/ and no fake/")
+    assert run.stdout.strip() == "torch not loaded" and not (tmp_path / "run").exists()
+
+
+def test_eval_with_a_broken_model_folder_is_refused_before_torch_loads(tmp_path):
+    run = run_without_torch("eval", str(require_data("ffhq_stylegan")), "--model", str(tmp_path))
+    assert_user_error(run, 4, str(tmp_path), "model.json missing")
+    assert run.stdout.strip() == "torch not loaded"
