@@ -18,7 +18,8 @@ import core
 ENGINE_MODULES = (
     "torch", "open_clip", "safetensors.torch", "cv2",
     "mediapipe.python.solutions.face_detection", "mediapipe.python.solutions.face_mesh",
-    "core.engine", "core.models", "core.faces", "core.detectors.hamlet", "core.detectors.mfclip",
+    "core.engine", "core.models", "core.backbones.backbone", "core.detectors.checkpoint", "core.faces",
+    "core.detectors.hamlet", "core.detectors.mfclip",
     "core.forensics.heatmap", "core.cases", "core.report",
 )
 # The trainer's extra libraries (scikit-learn's metrics, about a second), loaded the same way, on the GUI thread, when

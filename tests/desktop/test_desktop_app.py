@@ -31,3 +31,15 @@ def test_ffd_desktop_starts_and_stays_up(tmp_path):
     assert proc.returncode == 0, stderr[-2000:]        # SIGTERM closes it cleanly...
     assert "Traceback" not in stderr
     assert (tmp_path / "config" / "FFD" / "FFD Desktop.ini").is_file()   # ...saving the window layout
+
+
+def test_loading_a_model_after_the_preload_imports_no_project_module(tiny_model_dir):
+    """Every module a model load needs is imported (and its objects frozen) by the GUI-thread preload: one imported
+    later runs on the worker, holding the GIL, while the window is live, and stays in the garbage collector's walk."""
+    code = ("import sys; from ffd_desktop.app import load_engine_libraries; load_engine_libraries(); "
+            "before = set(sys.modules); from core.models import load_model, read_bundle; "
+            f"load_model(read_bundle({str(tiny_model_dir)!r}), ['hamlet', 'mfclip']); "
+            "print(sorted(m for m in set(sys.modules) - before if m.startswith('core')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"
