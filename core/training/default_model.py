@@ -39,7 +39,7 @@ from core.paths import resources_dir
 from core.training.default_data import write_manifest
 from core.training.resize import resize_tower
 from core.training.soup import average_towers
-from core.training.trainer import TrainConfig, Trainer
+from core.training.trainer import TRAINED_BACKBONE, TrainConfig, Trainer
 
 ARCH = "ffd-dct"
 # FaceForensics++ crops are tight Haar boxes: MediaPipe's box covers 94 % of their side (median over 42 crops),
@@ -455,6 +455,16 @@ def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
     missing = [spec.weights for spec in specs if not Path(spec.weights).is_file()]
     if missing:
         raise BadInputError(f"--soup: no tower file at {', '.join(missing)}")
+    seen: dict[str, str] = {}
+    for spec in specs:  # an average of one tower with itself is that tower: a run would train on it unawares
+        digest = sha256_file(spec.weights)
+        if digest in seen:
+            beside = Path(spec.weights).with_name(TRAINED_BACKBONE)
+            hint = (f"; {beside} beside it is the tower that stage trained" if beside.is_file()
+                    and sha256_file(beside) != digest else "")
+            raise BadInputError(f"--soup: {seen[digest]} and {spec.weights} hold the same weights "
+                                f"(sha256 {digest[:12]}), so their average changes nothing{hint}")
+        seen[digest] = spec.weights
     return specs
 
 

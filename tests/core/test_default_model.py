@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -231,6 +232,19 @@ def test_a_soup_is_the_mean_of_its_towers_and_loads_as_a_tower(tmp_path):
     with pytest.raises(ModelError, match="different architectures"):
         average_towers([SHIPPED / "backbone.safetensors", tmp_path / "other.safetensors"], tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+    # a trainer folder's backbone.safetensors is the tower it started from: souping it with that same tower is refused
+    from core.training.default_model import train_stages
+
+    stage = tmp_path / "refine"
+    stage.mkdir()
+    shutil.copyfile(SHIPPED / "backbone.safetensors", stage / "backbone.safetensors")
+    (tmp_path / "shifted.safetensors").rename(stage / "trained_backbone.safetensors")
+    arch = read_bundle(SHIPPED).backbone.arch
+    with pytest.raises(BadInputError, match=r"hold the same weights .*trained_backbone.safetensors beside it"):
+        train_stages(require_data(), tmp_path / "work", only="hamlet", max_files=8, epochs=1, frames_per_video=1,
+                     log=lambda m: None, cache_dir=tmp_path / "cache",
+                     soup=(f"{arch}@{SHIPPED / 'backbone.safetensors'}", f"{arch}@{stage / 'backbone.safetensors'}"))
+    assert not (tmp_path / "work").exists()     # refused before anything was written
 
 
 def test_a_tower_carried_to_another_input_size_keeps_every_weight_but_its_position_grid(tmp_path):
