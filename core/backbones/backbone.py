@@ -8,6 +8,7 @@ is refused unless the caller asks for it explicitly (tests, training from scratc
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,16 @@ def load_backbone(spec: BackboneSpec | str, *, device: str | torch.device = "cpu
             mean, std = pcfg.get("mean", mean), pcfg.get("std", std)
 
     model.eval().requires_grad_(False).to(device)
-    return Backbone(spec=spec, model=model, tokenizer=open_clip.get_tokenizer(spec.arch), weights_sha256=digest,
+    return Backbone(spec=spec, model=model, tokenizer=tokenizer_for(spec.arch), weights_sha256=digest,
                     source=source, mean=tuple(mean), std=tuple(std))
+
+
+@functools.cache
+def tokenizer_for(arch: str):
+    """One tokenizer per architecture for the process. Why: open_clip parses its BPE table anew on every call
+    (~0.1 s of Python work), and the desktop loads a backbone on its worker at every analysis and training start,
+    competing with the window for the GIL. A tokenizer keeps no state but a cache of encoded words."""
+    return open_clip.get_tokenizer(arch)
 
 
 def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], arch: str, path: str) -> None:

@@ -28,6 +28,14 @@ def test_shipped_configs_are_registered_with_open_clip():
     assert not any(p.requires_grad for p in backbone.model.parameters())
 
 
+def test_backbones_of_one_architecture_share_a_tokenizer_of_its_context_length():
+    first, second = load_backbone(TINY_ARCH, allow_random=True), load_backbone(TINY_ARCH, allow_random=True)
+    assert first.tokenizer is second.tokenizer          # its BPE table is parsed once per process
+    tokens = first.tokenize(["a photo of a real face"])
+    assert tokens.shape == (1, 32) and tokens[0, 0] != tokens[0, -1]   # the tiny config's 32 tokens, not ViT's 77
+    assert load_backbone("ffd-dct", allow_random=True).tokenize(["a face"]).shape == (1, 77)
+
+
 def test_random_backbone_is_refused_outside_tests():
     with pytest.raises(ModelError, match="randomly initialised"):
         load_backbone(TINY_ARCH)
