@@ -104,6 +104,10 @@ STAGES = {
     # 0.82, NeuralTextures 0.68, StyleGAN 0.867 down; self-blends 0.999 / 0.976 (v8 0.715 / 0.773), more likely
     # the blend pipeline's resampling and re-compression surviving the milder 299 -> 256 resize than blending
     # itself. Not shipped; MFCLIP was not trained on it.
+    # v9 candidate (2026-12-06, not committed): v8's tower refined 20 epochs with sbi_fresh (validation AUC 0.929,
+    # epoch 14), souped with v8's tower, detectors on the soup. Face by face against v8: MFCLIP FaceSwap and FFHQ
+    # self-blends better beyond noise, nothing worse; HAMLET-FFD Deepfakes -0.012 and SDFD -0.016 beyond noise.
+    # Not shipped; FF++ pooled +0.001 / +0.002: a third refine-and-soup cycle adds nothing measurable.
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
