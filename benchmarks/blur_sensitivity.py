@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 
+from core.training.default_data import write_rows
 from core.training.evaluate import evaluate
 
 
@@ -33,12 +34,7 @@ def blurred_manifest(rows: list[dict], blur_label: str, sigma: float, folder: Pa
             cv2.imwrite(str(copy), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
             row = {**row, "path": str(copy)}
         out.append(row)
-    manifest = folder / "data.csv"
-    with manifest.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(out)
-    return manifest
+    return write_rows(folder / "data.csv", out)
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ def main() -> int:
     from core.detectors.hamlet import HamletDetector
     from core.detectors.mfclip import MFCLIPDetector
     from core.engine.device import describe_machine
-    from core.training.default_data import write_manifest
+    from core.training.default_data import write_manifest, write_rows
     from core.training.evaluate import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,10 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ffd-mirror-"))
     rows = list(csv.DictReader(write_manifest(args.shared, work / "data.csv").open(encoding="utf-8")))
-    with (work / "val.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["split"] == "val")
+    write_rows(work / "val.csv", (r for r in rows if r["split"] == "val"))
     model = work / "model"      # without split.json, evaluate() scores every face it is given: the validation ones
     shutil.copytree(args.model, model, ignore=shutil.ignore_patterns("split.json"))
     print(f"# {describe_machine()}; {args.model}; validation split only", flush=True)

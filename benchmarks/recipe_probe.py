@@ -26,17 +26,15 @@ sys.path.insert(0, str(ROOT))
 
 def left_out_aucs(data: Path, run: Path, methods: list[str], cache_dir: Path) -> dict[str, float]:
     """Frame AUC of each left-out method's FF++ test crops against the real FF++ test crops."""
+    from core.training.default_data import write_rows
     from core.training.evaluate import evaluate
 
     rows = [r for r in csv.DictReader(data.open(encoding="utf-8"))
             if r["split"] == "test" and r["source"] == "ffpp_faces"]
     aucs = {}
     for method in methods:
-        subset = run.parent / f"left_out_{method}.csv"
-        with subset.open("w", newline="", encoding="utf-8") as f:  # beside data.csv: same relative paths
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(r for r in rows if r["label"] == "real" or r["method"] == method)
+        subset = write_rows(run.parent / f"left_out_{method}.csv",   # beside data.csv: same relative paths
+                            (r for r in rows if r["label"] == "real" or r["method"] == method))
         result = evaluate(subset, run, aligned=True, cache_dir=cache_dir)
         aucs[method] = {name: round(r["frame"]["auc"], 4) for name, r in result["test"].items()}
     return aucs

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.atomic import atomic_write_text
@@ -52,11 +53,17 @@ def default_rows(shared: Path, exclude: tuple[str, ...] = ()) -> list[dict]:
 
 
 def write_manifest(shared: Path, out: Path, exclude: tuple[str, ...] = ()) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return write_rows(out, default_rows(shared, exclude))
+
+
+def write_rows(out: Path, rows: Iterable[dict]) -> Path:
+    """Manifest rows (COLUMNS) as a CSV file, written atomically: a training or evaluation reading a half-written
+    manifest would silently see fewer faces. A subset of a manifest goes beside it, where its paths resolve."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(default_rows(shared, exclude))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    writer.writerows(rows)
     atomic_write_text(out, buffer.getvalue())
     return out
 

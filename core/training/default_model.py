@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import shutil
 import sys
@@ -36,7 +35,7 @@ from core.engine.device import describe_machine
 from core.errors import BadInputError, ModelError
 from core.models import ModelBundle, read_bundle, save_model
 from core.paths import resources_dir
-from core.training.default_data import write_manifest
+from core.training.default_data import write_manifest, write_rows
 from core.training.resize import resize_tower
 from core.training.soup import average_towers
 from core.training.trainer import TRAINED_BACKBONE, TrainConfig, Trainer
@@ -294,12 +293,7 @@ def write_eval_sets(work: Path) -> dict[str, Path]:
     rows = list(csv.DictReader((work / "data.csv").open(encoding="utf-8")))
     subsets = {}
     for name, keep in EVAL_SETS.items():
-        subsets[name] = work / f"eval_{name}.csv"
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(r for r in rows if r["split"] == "test" and keep(r))
-        atomic_write_text(subsets[name], buffer.getvalue())
+        subsets[name] = write_rows(work / f"eval_{name}.csv", (r for r in rows if r["split"] == "test" and keep(r)))
     return subsets
 
 
