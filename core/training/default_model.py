@@ -30,7 +30,7 @@ from pathlib import Path
 from core.atomic import atomic_path, atomic_write_text
 from core.backbones import BackboneSpec
 from core.detectors.checkpoint import load_detector
-from core.digest import sha256_file
+from core.digest import cached_sha256
 from core.engine.device import describe_machine
 from core.errors import BadInputError, ModelError
 from core.models import ModelBundle, read_bundle, save_model
@@ -443,7 +443,7 @@ def _provenance(from_backbone: str | None) -> dict:
         seconds = read_bundle(path.parent).card["recipe"]["epoch_seconds"]
     except (ModelError, KeyError, TypeError):
         seconds = {}
-    return {"spec": from_backbone, "file": str(path), "sha256": sha256_file(path), "epoch_seconds": seconds}
+    return {"spec": from_backbone, "file": str(path), "sha256": cached_sha256(path), "epoch_seconds": seconds}
 
 
 def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
@@ -455,11 +455,11 @@ def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
         raise BadInputError(f"--soup: no tower file at {', '.join(missing)}")
     seen: dict[str, str] = {}
     for spec in specs:  # an average of one tower with itself is that tower: a run would train on it unawares
-        digest = sha256_file(spec.weights)
+        digest = cached_sha256(spec.weights)
         if digest in seen:
             beside = Path(spec.weights).with_name(TRAINED_BACKBONE)
             hint = (f"; {beside} beside it is the tower that stage trained" if beside.is_file()
-                    and sha256_file(beside) != digest else "")
+                    and cached_sha256(beside) != digest else "")
             raise BadInputError(f"--soup: {seen[digest]} and {spec.weights} hold the same weights "
                                 f"(sha256 {digest[:12]}), so their average changes nothing{hint}")
         seen[digest] = spec.weights
@@ -484,7 +484,7 @@ def _fit_tower(work: Path, tower: str, arch: str | None) -> str:
 def _derived_tower(folder: Path, files: list[str], arch: str, make) -> str:
     """A tower made once by `make(files, target)` into `folder` and recorded with its sources' hashes; a rerun
     from other files is refused: the stages trained on the first tower would no longer match it."""
-    hashes = [sha256_file(f) for f in files]
+    hashes = [cached_sha256(f) for f in files]
     target, record = folder / "backbone.safetensors", folder / "ingredients.json"
     if record.is_file() and target.is_file():
         if json.loads(record.read_text())["sha256"] != hashes:
