@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import shutil
 import sys
 import tempfile
@@ -48,7 +47,7 @@ def main() -> int:
     from core.detectors.hamlet import HamletDetector
     from core.detectors.mfclip import MFCLIPDetector
     from core.engine.device import describe_machine
-    from core.training.default_data import write_manifest, write_rows
+    from core.training.default_data import default_rows, write_rows
     from core.training.evaluate import evaluate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,8 +56,7 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "build" / "facecache")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ffd-mirror-"))
-    rows = list(csv.DictReader(write_manifest(args.shared, work / "data.csv").open(encoding="utf-8")))
-    write_rows(work / "val.csv", (r for r in rows if r["split"] == "val"))
+    write_rows(work / "val.csv", (r for r in default_rows(args.shared) if r["split"] == "val"))
     model = work / "model"      # without split.json, evaluate() scores every face it is given: the validation ones
     shutil.copytree(args.model, model, ignore=shutil.ignore_patterns("split.json"))
     print(f"# {describe_machine()}; {args.model}; validation split only", flush=True)
