@@ -229,7 +229,7 @@ class LoadedModel:
         return {"name": self.bundle.name, "detector": detector, "arch": self.backbone.arch,
                 "weights_sha256": self.backbone.weights_sha256, "detector_sha256": cached_sha256(str(path)),
                 "threshold": self.bundle.threshold(detector), "crop_margin": self.bundle.crop_margin,
-                "crop_jpeg": self.bundle.crop_jpeg}
+                "crop_jpeg": self.bundle.crop_jpeg, "input_size": self.detectors[detector].input_size}
 
 
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",

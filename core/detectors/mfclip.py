@@ -16,6 +16,11 @@ Architecture (names as in the paper)
     (any p works) -> the h * w = 64 cells become 64 tokens of c features -> linear to ``noise_width`` -> learnable
     class token and position embeddings -> B = ``noise_blocks`` pre-norm transformer blocks -> class token -> linear
     to d = backbone.embed_dim.
+  * Resolution, ``noise_input_size``: None (the paper) feeds both encoders the backbone's crop. An integer S larger
+    than the backbone's crop makes the detector take S-pixel crops: the patch selector and the noise encoder read
+    them as they are, and the image encoder reads them area-resized to its own size. Why: generator and blending
+    traces live in the highest frequencies, which shrinking a face to the tower's size averages away (the issue's
+    evidence: a face shrunk to 160 px before the noise branch lost its generator fingerprint).
 - Fine-grained text generator (FTG): four sentences per sample from whatever labels it has (`build_prompt`).
 - Fine-grained language encoder (FLE): CLIP's text transformer, token embedding, positional embedding, ln_final and
   text_projection, deep-copied WITH their pretrained weights (the public code never loaded them), trainable unless
@@ -439,6 +444,7 @@ class MFCLIPDetector(Detector):
 
     default_config = {
         "patch_size": None,              # richest-patch size p; None = input_size // 2 (112 on 224 crops)
+        "noise_input_size": None,        # crop side the detector takes; None = the backbone's (see the docstring)
         "image_encoder": "clip",         # "clip" (copy of the backbone's visual tower) | "cvit" (from scratch)
         "freeze_image_encoder": False,
         "freeze_text_encoder": False,
@@ -459,6 +465,10 @@ class MFCLIPDetector(Detector):
     def __init__(self, backbone, config: dict):
         super().__init__(backbone, {**self.default_config, **config})
         cfg = self.config
+        wide = cfg["noise_input_size"]
+        if wide is not None and (not isinstance(wide, int) or wide < backbone.image_size):
+            raise ModelError(f"mfclip: noise_input_size must be None or an integer >= the backbone's crop size "
+                             f"{backbone.image_size}, got {wide!r}")
         dim, size = backbone.embed_dim, self.input_size
         patch = cfg["patch_size"] if cfg["patch_size"] is not None else size // 2
         if not isinstance(patch, int) or not 3 <= patch <= size:
@@ -470,7 +480,7 @@ class MFCLIPDetector(Detector):
         if cfg["image_encoder"] == "clip":
             self.image_encoder = copy.deepcopy(self.clip.visual)
         elif cfg["image_encoder"] == "cvit":
-            self.image_encoder = CViTEncoder(size, dim, cfg["cvit_width"], cfg["cvit_layers"])
+            self.image_encoder = CViTEncoder(backbone.image_size, dim, cfg["cvit_width"], cfg["cvit_layers"])
         else:
             raise ModelError(f"mfclip: image_encoder must be 'clip' or 'cvit', got {cfg['image_encoder']!r}")
         self.image_encoder.requires_grad_(not cfg["freeze_image_encoder"])
@@ -486,6 +496,10 @@ class MFCLIPDetector(Detector):
         self.to(device)
         self._text_cache: dict[tuple[str, ...], torch.Tensor] = {}
         self._text_cache_key: tuple | None = None
+
+    @property
+    def input_size(self) -> int:
+        return self.config["noise_input_size"] or self.backbone.image_size
 
     def train(self, mode: bool = True) -> MFCLIPDetector:
         super().train(mode)
@@ -532,12 +546,17 @@ class MFCLIPDetector(Detector):
             chosen = homogeneity.gather(1, homogeneity.argmin(dim=1, keepdim=True))[:, 0]
         return boxes.to(faces.device), chosen.float().to(faces.device)
 
+    def _image_encoder_view(self, faces: torch.Tensor) -> torch.Tensor:
+        """The crops at the image encoder's size (area filter: the backbone was trained on area-shrunk faces)."""
+        side = self.backbone.image_size
+        return faces if faces.shape[-1] == side else F.interpolate(faces, size=(side, side), mode="area")
+
     def encode_visual(self, faces: torch.Tensor) -> dict[str, torch.Tensor]:
         """X_v plus the patch selector's outputs."""
         self._check_faces(faces)
         boxes, homogeneity = self.select_patches(faces)
         noise = self.srm(crop_patches(faces, boxes, self.patch_size))
-        x_i = self.image_encoder(self.normalize(faces))
+        x_i = self.image_encoder(self.normalize(self._image_encoder_view(faces)))
         n_n = self.noise_encoder(noise)
         return {"x_v": x_i + n_n, "patch_box": boxes, "srm": noise, "patch_homogeneity": homogeneity}
 

@@ -149,22 +149,25 @@ def stage_config(name: str, backbone: str | None, device: str = "auto", **overri
 def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch: str | None = None,
                  exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = False,
                  only: str | None = None, from_backbone: str | None = None, soup: tuple[str, ...] = (),
-                 **overrides) -> dict:
+                 tower: str | None = None, **overrides) -> dict:
     """Stage 1 (backbone) and its continuation (refine), then HAMLET-FFD and MFCLIP on the refined tower (and the
     CNN baseline if asked); a finished stage is never trained again. `only` trains that one stage, so that stages
     which do not need each other (the baseline beside stage 1; HAMLET-FFD beside MFCLIP) can run as parallel
     processes sharing one GPU. `from_backbone` (a BackboneSpec text) stands in for a finished stage 1, e.g. the
     shipped model's backbone file on a machine without the build folder that made it; `soup` (BackboneSpec texts
-    of towers refined from one another) stands in for stage 1 and refine: their weight average is the tower.
+    of towers refined from one another) stands in for stage 1 and refine: their weight average is the tower;
+    `tower` (a BackboneSpec text, e.g. the shipped model's backbone) stands in for both as it is, so that only the
+    detectors train, on a tower that is not to change.
     `arch` names stage 1's architecture (default ffd-dct); a carried tower of another input size is re-gridded to
     it (core.training.resize) before anything trains on it."""
-    carried = [name for name, flag in (("--from-backbone", from_backbone), ("--soup", soup)) if flag]
-    own = [name for name in ("backbone", "refine")[:1 + bool(soup)] if (work / name).exists()]
+    carried = [name for name, flag in (("--from-backbone", from_backbone), ("--soup", soup), ("--tower", tower))
+               if flag]
+    own = [name for name in ("backbone", "refine")[:1 + bool(soup or tower)] if (work / name).exists()]
     if len(carried) > 1 or (carried and own):  # two towers: refusing beats silently ignoring one
         raise BadInputError(f"{work} would get two towers ({', '.join(carried + own)}); carry one tower into a "
                             "fresh --work folder")
-    if soup and only in ("backbone", "refine"):
-        raise BadInputError(f"--soup stands in for stage {only!r}: there is nothing to train")
+    if (soup or tower) and only in ("backbone", "refine"):
+        raise BadInputError(f"{carried[0]} stands in for stage {only!r}: there is nothing to train")
     specs = _soup_specs(soup) if soup else []
     work.mkdir(parents=True, exist_ok=True)
     data = write_manifest(shared, work / "data.csv", exclude)
@@ -186,8 +189,8 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 
     if only == "baseline":
         return {"baseline": run("baseline", arch or ARCH)}
-    if soup:
-        tower = _fit_tower(work, _soup_tower(work, specs), arch)
+    if soup or tower:
+        tower = _fit_tower(work, _soup_tower(work, specs) if soup else tower, arch)
     else:
         tower = _fit_tower(work, from_backbone, arch) if from_backbone else run("backbone", arch or ARCH)["backbone"]
         if only != "backbone":
@@ -205,15 +208,15 @@ def train_stages(shared: Path, work: Path, device: str = "auto", log=print, arch
 def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, arch: str | None = None,
           exclude: tuple[str, ...] = (), cache_dir: Path | None = None, baseline: bool = True,
           measure: bool = True, from_backbone: str | None = None, soup: tuple[str, ...] = (),
-          baseline_from: Path | None = None, **overrides) -> dict:
+          tower: str | None = None, baseline_from: Path | None = None, **overrides) -> dict:
     """Run the whole recipe; `arch` and `overrides` (TrainConfig fields for every stage) exist for quick checks.
     `baseline_from` (a model folder) carries its card's CNN baseline figures instead of training a baseline."""
     if baseline_from is not None and baseline:
         raise BadInputError("--baseline-from carries a baseline: it needs --no-baseline")
     started = time.time()
     summaries = train_stages(shared, work, device, log, arch, exclude, cache_dir, baseline,
-                             from_backbone=from_backbone, soup=soup, **overrides)
-    carried = _provenance(from_backbone)
+                             from_backbone=from_backbone, soup=soup, tower=tower, **overrides)
+    carried = _provenance(from_backbone or tower)
     souped = [_provenance(text) for text in soup]
     # the soup's towers refine one another, so the longest chain of training holds the others'
     chains = [_carried_tower_seconds(c) for c in (carried, *souped)]
@@ -224,7 +227,8 @@ def build(shared: Path, work: Path, out: Path, device: str = "auto", log=print, 
                    "architecture": bundle.backbone.arch,
                    "shared": {**SHARED, **overrides}, "stages": STAGES, "excluded_methods": list(exclude),
                    "epoch_seconds": {**tower_seconds, **_epoch_seconds(work)},
-                   **({"from_backbone": carried} if carried else {}), **({"soup": souped} if souped else {}),
+                   **({"tower" if tower else "from_backbone": carried} if carried else {}),
+                   **({"soup": souped} if souped else {}),
                    "this_invocation_seconds": round(time.time() - started, 1),
                    "machine": describe_machine()},
         "training": read_bundle(work / "hamlet").card.get("training", {}),
@@ -379,6 +383,9 @@ def model_card_markdown(bundle: ModelBundle) -> str:
                  f"seconds are `{CARRIED_TOWER}` above; the card beside it recorded, per stage: "
                  f"{json.dumps(recipe['from_backbone'].get('epoch_seconds'))}.", ""]
                 if recipe.get("from_backbone") else []),
+              *([f"The tower was carried, not trained here: `--tower` took `{recipe['tower']['file']}` (sha256 "
+                 f"`{recipe['tower']['sha256']}`) as it was, whose training seconds are `{CARRIED_TOWER}` above; "
+                 f"only the detectors trained on it.", ""] if recipe.get("tower") else []),
               *(["The tower was carried, not trained here: `--soup` averaged the weights of "
                  + ", ".join(f"`{i['file']}` (sha256 `{i['sha256']}`)" for i in recipe["soup"])
                  + f", towers refined one from another (`core.training.soup`); the longest chain of training among "
@@ -581,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soup", action="append", default=[], metavar="ARCH@FILE",
                         help="repeatable: average these towers (refined one from another) and use the average "
                              "in place of stage 1 and refine")
+    parser.add_argument("--tower", metavar="ARCH@FILE",
+                        help="take this finished tower as it is in place of stage 1 and refine (e.g. the shipped "
+                             "model's backbone file): only the detectors train on it")
     parser.add_argument("--arch", help="the tower's architecture (default ffd-dct); a carried tower of another input "
                                        "size (e.g. ffd-dct into ffd-dct-256) is re-gridded to it")
     parser.add_argument("--baseline-from", type=Path, metavar="MODEL_DIR",
@@ -592,16 +602,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     measuring = [flag for flag, on in (("--eval-only", args.eval_only), ("--measure", args.measure),
                                        ("--compare", args.compare)) if on]
-    if measuring and (args.set or args.soup or args.from_backbone or args.arch or args.baseline_from):
-        parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone, --arch and --baseline-from "
-                     "only apply to training")
+    if measuring and (args.set or args.soup or args.from_backbone or args.tower or args.arch or args.baseline_from):
+        parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone, --tower, --arch and "
+                     "--baseline-from only apply to training")
     overrides = parse_overrides(args.set)
     log = lambda m: print(time.strftime("%H:%M:%S"), m, flush=True)  # noqa: E731
     exclude = tuple(m.lower() for m in args.exclude)
     if args.train_only:
         train_stages(args.shared, args.work, args.device, log, args.arch, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
-                     soup=tuple(args.soup), **overrides)
+                     soup=tuple(args.soup), tower=args.tower, **overrides)
         return 0
     if args.measure:
         write_manifest(args.shared, args.work / "data.csv", exclude)
@@ -622,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     card = build(args.shared, args.work, args.out, args.device, log, args.arch, exclude=exclude,
                  cache_dir=args.cache_dir,
                  baseline=not args.no_baseline, measure=not args.no_measure, from_backbone=args.from_backbone,
-                 soup=tuple(args.soup), baseline_from=args.baseline_from, **overrides)
+                 soup=tuple(args.soup), tower=args.tower, baseline_from=args.baseline_from, **overrides)
     print(json.dumps(card.get("headline", {}), indent=1))
     return 0
 

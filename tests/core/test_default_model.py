@@ -170,6 +170,13 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert read_bundle(souped / "hamlet").backbone.sha256 == sha256_file(souped / "soup" / "backbone.safetensors")
     with pytest.raises(BadInputError, match="was made from other towers"):
         train_stages(require_data(), souped, only="mfclip", soup=tuple(reversed(towers)), **recipe)
+    # a finished tower carried as it is: only the detectors train, on that very file
+    kept = tmp_path / "kept"
+    assert set(train_stages(require_data(), kept, only="hamlet", tower=spec, **recipe)) == {"hamlet"}
+    assert read_bundle(kept / "hamlet").backbone.sha256 == bundle.backbone.sha256
+    assert not (kept / "backbone").exists() and not (kept / "refine").exists()
+    with pytest.raises(BadInputError, match="--tower stands in for stage 'refine'"):
+        train_stages(require_data(), kept, only="refine", tower=spec, **recipe)
     # a tower carried to a larger input trains there on its re-gridded copy
     larger = tmp_path / "larger"
     train_stages(require_data(), larger, only="refine", from_backbone=spec, **{**recipe, "arch": f"{arch}-96"})
@@ -193,6 +200,12 @@ def test_a_carried_tower_is_refused_where_the_work_folder_has_its_own_stage_one(
     (tmp_path / "refine").rmdir()
     with pytest.raises(BadInputError, match="would get two towers"):
         train_stages(tmp_path, tmp_path, from_backbone=tower, soup=(tower, tower))
+    with pytest.raises(BadInputError, match="would get two towers"):
+        train_stages(tmp_path, tmp_path, tower=tower, soup=(tower, tower))
+    (tmp_path / "refine").mkdir()         # so does a tower carried as it is
+    with pytest.raises(BadInputError, match="would get two towers"):
+        train_stages(tmp_path, tmp_path, tower=tower)
+    (tmp_path / "refine").rmdir()
     with pytest.raises(BadInputError, match="no tower file at elsewhere/b.safetensors"):
         train_stages(tmp_path, tmp_path, soup=(tower, "ffd-dct@elsewhere/b.safetensors"))
     with pytest.raises(BadInputError, match="two or more towers of one architecture"):

@@ -258,3 +258,40 @@ def test_fleeting_and_tiny_faces_are_no_identity(tiny_model, noise_video, monkey
         assert all(len(frame.faces) == 1 for frame in det.frames)
     assert result.frames_with_faces == 6 and len(result.artifacts) == 6
     assert any("ignored as unreliable" in w for w in result.warnings)
+
+
+def test_a_detector_reading_wider_crops_gets_them_and_its_patch_lands_on_the_kept_crop(tmp_path):
+    """MFCLIP with noise_input_size: the engine cuts each detector's crops at its own size and keeps the widest."""
+    import cv2
+    import torch
+
+    from core.backbones import load_backbone
+    from core.detectors.registry import build_detector
+    from core.faces import FaceDetector, align_crop
+    from core.models import save_model
+    from tests.conftest import TINY_ARCH
+
+    torch.manual_seed(0)
+    backbone = load_backbone(TINY_ARCH, allow_random=True)
+    wide = 2 * backbone.image_size
+    detectors = {"hamlet": build_detector("hamlet", backbone),
+                 "mfclip": build_detector("mfclip", backbone, {"noise_input_size": wide})}
+    model = load_model(save_model(tmp_path / "wide", "tiny-wide-test", backbone, detectors), ["hamlet", "mfclip"])
+    photo = sorted(require_data("ffhq_stylegan", "fake").glob("*.jpg"))[2]
+    result = analyze(str(photo), AnalysisSettings(), model)
+    assert result.detectors["mfclip"].model["input_size"] == wide
+    assert result.detectors["hamlet"].model["input_size"] == backbone.image_size
+    face = result.detectors["mfclip"].frames[0].faces[0]
+    kept = cv2.imdecode(np.frombuffer(result.artifacts[face.key]["crop.jpg"], np.uint8), cv2.IMREAD_COLOR)
+    assert kept.shape[:2] == (wide, wide)
+    x0, y0, x1, y1 = face.patch_box
+    assert 0 <= x0 < x1 <= wide and 0 <= y0 < y1 <= wide and x1 - x0 == wide // 2
+    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    with FaceDetector() as finder:
+        found = max(finder.detect(image), key=lambda d: d.width * d.height)
+    for name, size in (("mfclip", wide), ("hamlet", backbone.image_size)):   # each scored on its own crop
+        crop = align_crop(image, found, size, margin=model.bundle.crop_margin).crop
+        with torch.no_grad():
+            expected = float(model.detectors[name](torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float() / 255)
+                             .p_fake[0])
+        assert result.detectors[name].frames[0].faces[0].score == pytest.approx(expected, abs=1e-4)

@@ -210,6 +210,29 @@ def test_frozen_encoders_and_cvit_option(tiny_backbone):
         make(tiny_backbone, patch_size=SIZE + 1)
 
 
+def test_wide_crops_feed_the_noise_branch_at_full_resolution(tiny_backbone):
+    """noise_input_size: the patch and its SRM residual come from the wide crop, the image encoder sees it shrunk."""
+    wide = 2 * SIZE
+    det = make(tiny_backbone, noise_input_size=wide).eval()
+    assert det.input_size == wide and det.patch_size == SIZE   # p = input_size // 2 of the wide crop
+    faces = load_face_images("fake", 3, wide)
+    with torch.no_grad():
+        out = det(faces)
+        boxes = out.extras["patch_box"]
+        assert out.extras["srm"].shape == (3, 3, SIZE, SIZE) and int(boxes[:, 2:].max()) <= wide
+        # the residual is of the wide crop's own pixels, not of an upsampled small crop
+        x0, y0, x1, y1 = (int(v) for v in boxes[0])
+        assert torch.equal(out.extras["srm"][:1], det.srm(faces[:1, :, y0:y1, x0:x1]))
+        # the image encoder reads the crop area-shrunk to the backbone's size
+        shrunk = F.interpolate(faces, size=(SIZE, SIZE), mode="area")
+        assert torch.allclose(det.image_encoder(det.normalize(shrunk)),
+                              det.encode_visual(faces)["x_v"] - det.noise_encoder(out.extras["srm"]), atol=1e-5)
+    with pytest.raises(ValueError, match=str(wide)):
+        det(load_face_images("fake", 1, SIZE))
+    with pytest.raises(ModelError, match="noise_input_size"):
+        make(tiny_backbone, noise_input_size=SIZE - 1)
+
+
 # ----------------------------------------------------------------------------------------------------------- training
 
 def test_training_loss_falls_by_half(tiny_backbone):
