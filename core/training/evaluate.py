@@ -19,6 +19,13 @@ from core.training.splits import load_split
 from core.training.trainer import TrainConfig, Trainer, evaluate_examples, score_metrics
 
 
+def _same_faces(sets: list) -> bool:
+    """Whether example sets cut at different sizes hold the same faces in the same order (labels, methods, videos)."""
+    first = sets[0]
+    return all(torch.equal(other.fake, first.fake) and list(other.methods) == list(first.methods)
+               and list(other.videos) == list(first.videos) for other in sets[1:])
+
+
 def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", frames_per_video: int = 16,
              aligned: bool = False, sbi_copies: int = 0, cache_dir: str | Path | None = None,
              batch_size: int = 32, keep_scores: bool = False, keep_face_scores: bool = False) -> dict:
@@ -63,7 +70,7 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
         with torch.no_grad():
             out["test"][name] = evaluate_examples(detector, examples, bundle.threshold(name), runner)
         scored[name] = examples
-    if len(scored) > 1 and len(by_size) == 1:
+    if len(scored) > 1 and _same_faces(list(by_size.values())):   # crops of one face at each detector's size
         examples = next(iter(scored.values()))
         mean = np.mean([out["test"][name]["scores"] for name in scored], axis=0)
         threshold = float(np.mean([bundle.threshold(name) for name in scored]))

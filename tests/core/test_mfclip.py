@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,7 @@ from core.detectors.base import Labels
 from core.detectors.mfclip import (
     REFERENCE_PROMPTS,
     MFCLIPDetector,
+    area_shrink,
     build_prompt,
     build_prompts,
 )
@@ -223,8 +226,16 @@ def test_wide_crops_feed_the_noise_branch_at_full_resolution(tiny_backbone):
         # the residual is of the wide crop's own pixels, not of an upsampled small crop
         x0, y0, x1, y1 = (int(v) for v in boxes[0])
         assert torch.equal(out.extras["srm"][:1], det.srm(faces[:1, :, y0:y1, x0:x1]))
-        # the image encoder reads the crop area-shrunk to the backbone's size
-        shrunk = F.interpolate(faces, size=(SIZE, SIZE), mode="area")
+        # the image encoder reads the crop shrunk to the backbone's size exactly as OpenCV shrinks an 8-bit face
+        shrunk = area_shrink(faces, SIZE)
+        eight_bit = (faces * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        opencv = np.stack([cv2.resize(face, (SIZE, SIZE), interpolation=cv2.INTER_AREA) for face in eight_bit])
+        assert torch.equal((shrunk * 255).round().byte(), torch.from_numpy(opencv).permute(0, 3, 1, 2))
+        odd = load_face_images("real", 2, 256)     # the recipe's 256 -> 192, a 4:3 shrink
+        opencv = [cv2.resize((face * 255).round().byte().permute(1, 2, 0).numpy(), (192, 192),
+                             interpolation=cv2.INTER_AREA) for face in odd]
+        assert torch.equal((area_shrink(odd, 192) * 255).round().byte(),
+                           torch.from_numpy(np.stack(opencv)).permute(0, 3, 1, 2))
         assert torch.allclose(det.image_encoder(det.normalize(shrunk)),
                               det.encode_visual(faces)["x_v"] - det.noise_encoder(out.extras["srm"]), atol=1e-5)
     with pytest.raises(ValueError, match=str(wide)):
