@@ -13,9 +13,7 @@ Every weight file's SHA-256 is pinned in model.json (backbone and detectors) and
 scores faces cut the way its training faces were cut, so the model says how, and the engine cuts accordingly.
 `crop_jpeg` (optional, ``{"side": 299, "quality": 95}``) says its training faces were stored as JPEG: crops are
 then passed through JPEG the same way before scoring (``core.faces.align_crop``); its optional ``"fit": "centre"``
-says the model reads the stored face's middle pixels unresized (default ``"resize"``), and its optional ``"via": px``
-that the stored face is shrunk to that side before the detector's own (the side its training faces were cached at:
-a from-scratch tower reads resampling traces, so 299 -> 256 -> 192 px is not 299 -> 192 px to it).
+says the model reads the stored face's middle pixels unresized (default ``"resize"``).
 """
 
 from __future__ import annotations
@@ -58,11 +56,6 @@ class ModelBundle:
     def jpeg(self) -> tuple[int, int] | None:
         """``crop_jpeg`` as ``align_crop`` takes it."""
         return (self.crop_jpeg["side"], self.crop_jpeg["quality"]) if self.crop_jpeg else None
-
-    @property
-    def via(self) -> int | None:
-        """The side a stored face passes through before the detector's own, if any (``core.faces.align_crop``)."""
-        return (self.crop_jpeg or {}).get("via")
 
     @property
     def fit(self) -> str:
@@ -147,12 +140,11 @@ def _check_crop_jpeg(value, bad) -> dict | None:
     if value is None:
         return None
     numbers = {k: v for k, v in value.items() if k != "fit"} if isinstance(value, dict) else None
-    if numbers is None or not {"side", "quality"} <= set(numbers) <= {"side", "quality", "via"} or not all(
+    if numbers is None or set(numbers) != {"side", "quality"} or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in numbers.values()) or not (
-            16 <= value["side"] <= 2048 and 1 <= value["quality"] <= 100 and 16 <= value.get("via", 16) <= 2048) \
-            or value.get("fit", "resize") not in FITS or ("via" in value and value.get("fit", "resize") != "resize"):
+            16 <= value["side"] <= 2048 and 1 <= value["quality"] <= 100) or value.get("fit", "resize") not in FITS:
         raise bad(f'"crop_jpeg" must be {{"side": 16-2048, "quality": 1-100}} (whole numbers) and optionally '
-                  f'"fit": one of {list(FITS)} or "via": 16-2048 (with "fit" "resize" only), got {value!r}')
+                  f'"fit": one of {list(FITS)}, got {value!r}')
     return dict(value)
 
 

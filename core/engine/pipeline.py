@@ -141,7 +141,7 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
             thumbnail = _encode(_downscale(frame.image, THUMBNAIL_SIDE), ".jpg") if found else b""
             for n, (det, identity) in enumerate(zip(found, identities, strict=True)):
                 aligned = {size: align_crop(frame.image, det, size, margin=model.bundle.crop_margin,
-                                             jpeg=model.bundle.jpeg, fit=model.bundle.fit, via=model.bundle.via)
+                                             jpeg=model.bundle.jpeg, fit=model.bundle.fit)
                            for size in sizes}
                 pending.append(_PendingFace(
                     record, [round(float(v), 1) for v in det.box], identity,

@@ -108,18 +108,17 @@ def align_crop(
     identity: int | None = None,
     jpeg: tuple[int, int] | None = None,
     fit: str = "resize",
-    via: int | None = None,
 ) -> AlignedFace:
     """Cut the eye-levelled square crop of ``detection`` out of ``image_rgb`` (see module docstring); with
     ``jpeg=(side, quality)`` the crop is cut at ``side``, passed through JPEG and brought to ``size`` by ``fit``
-    ("resize", or "centre": its middle ``size`` pixels), resized to ``via`` pixels on the way if given."""
+    ("resize", or "centre": its middle ``size`` pixels)."""
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     if jpeg is not None:
         side, quality = jpeg
         face = align_crop(image_rgb, detection, side, margin, identity)
         stored = jpeg_round_trip(face.crop, quality)
-        crop = fit_face(stored if via is None else fit_face(stored, via), size, fit)
+        crop = fit_face(stored, size, fit)
         if fit == "centre" and side > size:
             matrix = face.matrix.copy()
             matrix[:, 2] -= centre_offset(side, size)

@@ -55,7 +55,7 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
     model = load_model(bundle, list(bundle.detectors), device=runner.device)
     cache = FaceCache(cache_dir or data_dir() / "facecache",
                       CacheSettings(sampling=_sampling(frames_per_video), assume_aligned=aligned,
-                                    margin=bundle.crop_margin, jpeg=bundle.jpeg, crop_size=bundle.via,
+                                    margin=bundle.crop_margin, jpeg=bundle.jpeg,
                                     landmarks=sbi_copies > 0))
     cache.build(samples)
     out: dict = {"model": str(model_dir), "data": str(data), "split": part, "files": len(samples), "test": {}}

@@ -146,8 +146,7 @@ def _blend_source(path: str, face: np.ndarray, landmarks: np.ndarray | None, sto
         return face, landmarks, lambda blended: blended
     found = read_jpeg_face(path) if whole_file and media_kind(path) == "image" else None
     if found is None:
-        return face, landmarks, lambda blended: fit_face(
-            jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1]), side)   # back to the cache side
+        return face, landmarks, lambda blended: jpeg_round_trip(fit_face(blended, stored_as[0]), stored_as[1])
     pixels, storage = found
     scaled = None if landmarks is None else landmarks * np.float32(pixels.shape[0] / side)
     return pixels, scaled, lambda blended: fit_face(storage.store(blended), side)
