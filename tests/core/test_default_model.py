@@ -177,6 +177,10 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert not (kept / "backbone").exists() and not (kept / "refine").exists()
     with pytest.raises(BadInputError, match="--tower stands in for stage 'refine'"):
         train_stages(require_data(), kept, only="refine", tower=spec, **recipe)
+    kept_card = build(require_data(), kept, tmp_path / "kept-model", baseline=False, measure=False, tower=spec,
+                      **recipe)
+    assert kept_card["recipe"]["tower"]["sha256"] == bundle.backbone.sha256 and "from_backbone" not in kept_card["recipe"]
+    assert read_bundle(tmp_path / "kept-model").backbone.sha256 == bundle.backbone.sha256
     # a tower carried to a larger input trains there on its re-gridded copy
     larger = tmp_path / "larger"
     train_stages(require_data(), larger, only="refine", from_backbone=spec, **{**recipe, "arch": f"{arch}-96"})
