@@ -214,6 +214,10 @@ def test_a_carried_tower_is_refused_where_the_work_folder_has_its_own_stage_one(
         train_stages(tmp_path, tmp_path, soup=(tower, "ffd-dct@elsewhere/b.safetensors"))
     with pytest.raises(BadInputError, match="two or more towers of one architecture"):
         train_stages(tmp_path, tmp_path, soup=(tower,))
+    for flag in ("from_backbone", "tower"):     # a carried tower that is not there is named before anything is written
+        with pytest.raises(BadInputError, match="no tower file at 'elsewhere/t.safetensors'"):
+            train_stages(tmp_path, tmp_path / "fresh", **{flag: "ffd-dct@elsewhere/t.safetensors"})
+    assert not (tmp_path / "fresh").exists()
     assert not (tmp_path / "soup").exists()    # nothing averaged
 
 
@@ -360,6 +364,10 @@ def test_measuring_commands_refuse_training_settings_they_would_ignore(tmp_path,
         assert stopped.value.code == 2
         assert f"{measuring[0]} trains nothing" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []     # refused before anything was written
+    # a problem the recipe can explain is one line and its exit code, not a traceback
+    assert main(["--train-only", "--work", str(tmp_path / "w"), "--tower", "ffd-dct@elsewhere/t.safetensors"]) == 2
+    assert capsys.readouterr().err == ("default-model: error: --tower: no tower file at 'elsewhere/t.safetensors' "
+                                       "(expected ARCH@FILE)\n")
 
 
 def test_a_carried_baseline_must_come_from_the_same_split(tmp_path):
