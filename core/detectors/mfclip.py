@@ -18,9 +18,10 @@ Architecture (names as in the paper)
     to d = backbone.embed_dim.
   * Resolution, ``noise_input_size``: None (the paper) feeds both encoders the backbone's crop. An integer S larger
     than the backbone's crop makes the detector take S-pixel crops: the patch selector and the noise encoder read
-    them as they are, and the image encoder reads them area-resized to its own size. Why: generator and blending
-    traces live in the highest frequencies, which shrinking a face to the tower's size averages away (the issue's
-    evidence: a face shrunk to 160 px before the noise branch lost its generator fingerprint).
+    them as they are, and the image encoder reads them shrunk to its own size exactly as OpenCV would
+    (`area_shrink`). Why: generator and blending traces live in the highest frequencies, which shrinking a face to
+    the tower's size averages away. Measured on the default model's tower (README, v11): 256 px gave no StyleGAN gain
+    there, so the recipe keeps None.
 - Fine-grained text generator (FTG): four sentences per sample from whatever labels it has (`build_prompt`).
 - Fine-grained language encoder (FLE): CLIP's text transformer, token embedding, positional embedding, ln_final and
   text_projection, deep-copied WITH their pretrained weights (the public code never loaded them), trainable unless

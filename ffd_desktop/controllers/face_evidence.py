@@ -74,9 +74,7 @@ def _mfclip(view: AnalysisView, result: AnalysisResult, face: P.FaceEntry, crop:
     box = record.patch_box
     outlined, patch = crop, None
     if crop is not None and box:
-        # the box is in MFCLIP's crop pixels; the kept crop is cut at the largest detector's size
-        scale = crop.shape[1] / (result.detectors["mfclip"].model.get("input_size") or crop.shape[1])
-        x0, y0, x1, y1 = (round(v * scale) for v in box)
+        x0, y0, x1, y1 = (int(v) for v in box)   # MFCLIP's crop pixels: its crops are the largest, the ones kept
         outlined = crop.copy()
         cv2.rectangle(outlined, (x0, y0), (x1 - 1, y1 - 1), PATCH_COLOUR, max(1, crop.shape[1] // 112))
         patch = crop[y0:y1, x0:x1]
