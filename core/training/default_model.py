@@ -490,26 +490,42 @@ def _soup_tower(work: Path, specs: list[BackboneSpec]) -> str:
 
 def _fit_tower(work: Path, tower: str, arch: str | None) -> str:
     """`tower` itself, or when `arch` is another input size of its architecture, its copy re-gridded to `arch`,
-    written once into work/resized."""
+    written once into work/resized. Either way the work folder is pinned to the carried file: a rerun carrying
+    another tower is refused instead of resuming stages trained on the first."""
     spec = BackboneSpec.parse(tower)
     if arch is None or spec.arch == arch:
+        if not _pinned(work / "carried.json", [spec.weights]):
+            _pin(work / "carried.json", [spec.weights])
         return tower
     return _derived_tower(work / "resized", [spec.weights], arch,
                           lambda files, target: resize_tower(files[0], arch, target))
 
 
 def _derived_tower(folder: Path, files: list[str], arch: str, make) -> str:
-    """A tower made once by `make(files, target)` into `folder` and recorded with its sources' hashes; a rerun
-    from other files is refused: the stages trained on the first tower would no longer match it."""
-    hashes = [cached_sha256(f) for f in files]
-    target, record = folder / "backbone.safetensors", folder / "ingredients.json"
-    if record.is_file() and target.is_file():
-        if json.loads(record.read_text())["sha256"] != hashes:
-            raise BadInputError(f"{target} was made from other towers; carry these into a fresh --work folder")
-    else:
+    """A tower made once by `make(files, target)` into `folder` and pinned to its sources."""
+    target = folder / "backbone.safetensors"
+    if not (_pinned(folder / "ingredients.json", files) and target.is_file()):
         make(files, target)
-        atomic_write_text(record, json.dumps({"sha256": hashes, "files": [str(f) for f in files]}, indent=1))
+        _pin(folder / "ingredients.json", files)
     return f"{arch}@{target}"
+
+
+def _pinned(record: Path, files: list[str]) -> bool:
+    """Whether `record` holds these files' hashes; another file set is refused: the stages trained on the first
+    tower would no longer match it."""
+    if not record.is_file():
+        return False
+    if json.loads(record.read_text())["sha256"] != [cached_sha256(f) for f in files]:
+        raise BadInputError(f"{record.parent} was made from other towers "
+                            f"({', '.join(json.loads(record.read_text())['files'])}); carry these into a fresh "
+                            "--work folder")
+    return True
+
+
+def _pin(record: Path, files: list[str]) -> None:
+    record.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(record, json.dumps({"sha256": [cached_sha256(f) for f in files],
+                                          "files": [str(f) for f in files]}, indent=1))
 
 
 def _carried_tower_seconds(carried: dict) -> dict[str, float]:

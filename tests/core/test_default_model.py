@@ -308,6 +308,10 @@ def test_a_tower_carried_to_another_input_size_keeps_every_weight_but_its_positi
     altered.write_bytes(source.read_bytes()[:-1] + b"\0")
     with pytest.raises(BadInputError, match="was made from other towers"):
         _fit_tower(tmp_path, f"{arch}@{altered}", other)
+    # carried as it is, the tower pins the work folder too: its stages must not resume on another tower
+    with pytest.raises(BadInputError, match=f"{tmp_path} was made from other towers .*{source.name}"):
+        _fit_tower(tmp_path, f"{arch}@{altered}", None)
+    assert _fit_tower(tmp_path, tower, None) == tower
 
 
 def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
