@@ -13,19 +13,19 @@ import numpy as np
 
 from core.errors import BadInputError
 from core.training.default_model import EVAL_SBI_COPIES, write_eval_sets
-from core.training.metrics import paired_auc_difference
+from core.training.metrics import paired_auc_difference, subset_masks
 
 
 def figure_masks(set_name: str, fake: np.ndarray, methods: np.ndarray) -> dict[str, np.ndarray]:
-    """Which faces each headline figure of `default_model.headline` is measured on, per test set."""
-    real, sbi = fake == 0, methods == "sbi"
+    """Which faces each headline figure of `default_model.headline` is measured on, per test set (the FF++ and
+    FFHQ sets always carry self-blends: EVAL_SBI_COPIES)."""
+    masks = subset_masks(fake, methods)
     if set_name == "ffpp_faces":
-        masks = {"ffpp_pooled": ~sbi, "sbi_ffpp": real | sbi}
-        masks.update({f"ffpp_{m}": real | (methods == m) for m in sorted(set(methods[fake == 1])) if m != "sbi"})
-        return masks
+        return {"ffpp_pooled": masks["own"], "sbi_ffpp": masks["sbi"],
+                **{f"ffpp_{m}": mask for m, mask in masks["methods"].items()}}
     if set_name == "ffhq_stylegan":
-        return {"ffhq_stylegan": ~sbi, "sbi_ffhq": real | sbi}
-    return {"sdfd_vs_real": np.ones_like(real)}
+        return {"ffhq_stylegan": masks["own"], "sbi_ffhq": masks["sbi"]}
+    return {"sdfd_vs_real": np.ones_like(fake, dtype=bool)}
 
 
 def compare_models(work: Path, baseline: Path, candidate: Path, device: str = "auto", log=print,

@@ -115,6 +115,16 @@ def frame_metrics(labels: Sequence, scores: Sequence, threshold: float = 0.5) ->
     }
 
 
+def subset_masks(fake: np.ndarray, methods: np.ndarray) -> dict:
+    """The faces each per-subset figure is measured on: every fake method's faces with all the reals ("methods"),
+    the data's own fakes with the reals ("own": self-blends left out) and, when there are self-blends (method
+    "sbi"), they with the reals ("sbi"). A method's AUC never mixes in another method's fakes."""
+    real, sbi = fake == 0, methods == "sbi"
+    masks = {"methods": {m: real | (methods == m) for m in sorted(set(methods[fake == 1])) if m and m != "sbi"},
+             "own": ~sbi}
+    return {**masks, "sbi": real | sbi} if sbi.any() else masks
+
+
 def paired_auc_difference(labels: Sequence, scores_a: Sequence, scores_b: Sequence, resamples: int = 2000,
                           seed: int = 0, level: float = 0.95) -> dict[str, float]:
     """AUC of `scores_b` minus AUC of `scores_a` on the same faces (both AUCs returned too), with a paired bootstrap interval: the faces are

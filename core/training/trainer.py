@@ -371,14 +371,14 @@ def score_metrics(examples: Examples, scores: np.ndarray, threshold: float) -> d
     result = {"frame": metrics.frame_metrics(labels, scores, threshold),
               "video": metrics.video_metrics(examples.videos, labels, scores, threshold), "scores": scores}
     methods = np.array([m or "" for m in examples.methods], dtype=object)
-    result["methods"] = {m: metrics.frame_metrics(labels[(labels == 0) | (methods == m)],
-                                                  scores[(labels == 0) | (methods == m)], threshold)
-                         for m in sorted(set(methods[labels == 1])) if m}  # each method's fakes vs all reals
-    sbi = methods == "sbi"
-    if sbi.any():
-        reals_and_sbi = (labels == 0) | sbi
-        result["sbi_frame"] = metrics.frame_metrics(labels[reals_and_sbi], scores[reals_and_sbi], threshold)
-        result["frame_no_sbi"] = metrics.frame_metrics(labels[~sbi], scores[~sbi], threshold)  # the data's own fakes
+    masks = metrics.subset_masks(labels, methods)
+
+    def on(mask: np.ndarray) -> dict:
+        return metrics.frame_metrics(labels[mask], scores[mask], threshold)
+
+    result["methods"] = {m: on(mask) for m, mask in masks["methods"].items()}  # each method's fakes vs all reals
+    if "sbi" in masks:
+        result["sbi_frame"], result["frame_no_sbi"] = on(masks["sbi"]), on(masks["own"])  # pseudo / the data's own
     return result
 
 

@@ -16,6 +16,7 @@ from core.training.metrics import (
     frame_metrics,
     paired_auc_difference,
     roc_curve_png,
+    subset_masks,
     video_metrics,
     video_scores,
 )
@@ -127,3 +128,14 @@ def test_paired_auc_difference_resolves_a_real_gain_and_not_a_reshuffle():
                                                    "diff": 0.0, "low": 0.0, "high": 0.0, "resamples": 2000}
     with pytest.raises(ValueError, match="differ in length"):
         paired_auc_difference(labels, a, better[:-1])
+
+
+def test_subset_masks_pair_each_method_and_the_self_blends_with_every_real():
+    fake = np.array([0, 0, 1, 1, 1, 1])
+    methods = np.array(["", "", "deepfakes", "faceswap", "sbi", "deepfakes"], dtype=object)
+    masks = subset_masks(fake, methods)
+    assert set(masks["methods"]) == {"deepfakes", "faceswap"}      # self-blends are not one of the data's methods
+    assert masks["methods"]["deepfakes"].tolist() == [True, True, True, False, False, True]
+    assert masks["own"].tolist() == [True, True, True, True, False, True]
+    assert masks["sbi"].tolist() == [True, True, False, False, True, False]
+    assert "sbi" not in subset_masks(fake[:4], methods[:4])   # none there, no figure for them
