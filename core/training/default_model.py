@@ -347,6 +347,7 @@ def headline(metrics: dict) -> dict:
             row = out.setdefault(name, {})
             if set_name == "ffpp_faces":
                 row["ffpp_pooled"] = r["frame_no_sbi"]["auc"]
+                # cards measured before 2026-12-06 list the self-blends among the methods too
                 row.update({f"ffpp_{m}": v["auc"] for m, v in r["methods"].items() if m != "sbi"})
                 row["sbi_ffpp"] = r["sbi_frame"]["auc"]
             elif set_name == "ffhq_stylegan":
@@ -518,10 +519,10 @@ def _pinned(record: Path, files: list[str]) -> bool:
     tower would no longer match it."""
     if not record.is_file():
         return False
-    if json.loads(record.read_text())["sha256"] != [cached_sha256(f) for f in files]:
-        raise BadInputError(f"{record.parent} was made from other towers "
-                            f"({', '.join(json.loads(record.read_text())['files'])}); carry these into a fresh "
-                            "--work folder")
+    pinned = json.loads(record.read_text())
+    if pinned["sha256"] != [cached_sha256(f) for f in files]:
+        raise BadInputError(f"{record.parent} was made from other towers ({', '.join(pinned['files'])}); carry "
+                            "these into a fresh --work folder")
     return True
 
 
