@@ -456,15 +456,25 @@ CARRIED_TOWER = "tower (carried)"
 
 def _provenance(from_backbone: str | None) -> dict:
     """Where a tower standing in for stage 1 came from: its file's hash and, when it sits in a model folder whose
-    card recorded them, the training seconds that made it."""
+    card recorded them (or beside a record of its own, `towers/<name>.json`), the training seconds that made it."""
     if not from_backbone:
         return {}
     path = Path(BackboneSpec.parse(from_backbone).weights)
     try:
         seconds = read_bundle(path.parent).card["recipe"]["epoch_seconds"]
     except (ModelError, KeyError, TypeError):
-        seconds = {}
+        seconds = _tower_record(path).get("epoch_seconds", {})
     return {"spec": from_backbone, "file": str(path), "sha256": cached_sha256(path), "epoch_seconds": seconds}
+
+
+def _tower_record(path: Path) -> dict:
+    """The record committed beside a tower file outside a model folder (`towers/`): how it was made, and the
+    training seconds of its chain (`tower (carried)` for the tower it started from, plus its own stage's)."""
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:

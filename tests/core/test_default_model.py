@@ -20,6 +20,7 @@ from core.paths import resources_dir
 from tests.conftest import load_face_images, require_data
 
 SHIPPED = resources_dir() / "models" / "default"
+TOWERS = Path(__file__).resolve().parents[2] / "towers"
 
 
 def _float_dtypes(path: Path) -> set[torch.dtype]:
@@ -323,6 +324,35 @@ def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
     second = {"epoch_seconds": {CARRIED_TOWER: 7007.7, "refine": 2400.1, "hamlet": 190.0, "mfclip": 900.0}}
     assert _carried_tower_seconds(second) == {CARRIED_TOWER: 9407.8}
     assert _carried_tower_seconds({}) == {}       # a tower from elsewhere, with no card beside it
+
+
+def test_a_committed_tower_carries_its_chain_of_training_from_the_record_beside_it(tmp_path):
+    """towers/ sits outside any model folder: the record beside each file says what trained it, so a soup or a
+    refine carrying it counts the tower it started from and its own stage."""
+    from core.training.default_model import CARRIED_TOWER, _carried_tower_seconds, _provenance
+
+    towers = sorted(TOWERS.glob("*.safetensors"))
+    assert towers, "towers/ holds the committed towers"
+    shipped = _provenance(f"ffd-dct@{SHIPPED / 'backbone.safetensors'}")
+    with safe_open(str(SHIPPED / "backbone.safetensors"), framework="pt") as fh:
+        tower_keys = set(fh.keys())
+    for tower in towers:
+        record = json.loads(tower.with_suffix(".json").read_text())
+        with safe_open(str(tower), framework="pt") as fh:   # the ffd-dct tower, stored as the shipped one is
+            assert set(fh.keys()) == tower_keys
+        assert _float_dtypes(tower) == {torch.float16}
+        carried = _provenance(f"ffd-dct@{tower}")
+        assert carried["sha256"] == sha256_file(tower) != record["started_from"]["sha256"]
+        own = {k: v for k, v in record["epoch_seconds"].items() if k != CARRIED_TOWER}
+        assert own and all(seconds > 0 for seconds in own.values())
+        chain = _carried_tower_seconds(carried)[CARRIED_TOWER]
+        assert chain == pytest.approx(record["epoch_seconds"][CARRIED_TOWER] + sum(own.values()), abs=0.2)
+        if record["started_from"]["sha256"] == shipped["sha256"]:   # refined from the shipped tower: its chain and more
+            assert chain > _carried_tower_seconds(shipped)[CARRIED_TOWER]
+    stray = tmp_path / "tower.safetensors"
+    stray.write_bytes((towers[0]).read_bytes())
+    (tmp_path / "tower.json").write_text("{not json")
+    assert _provenance(f"ffd-dct@{stray}")["epoch_seconds"] == {}   # a broken record is no record
 
 
 def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_backbone):
