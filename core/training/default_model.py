@@ -110,6 +110,9 @@ STAGES = {
     # v12 candidate (2026-12-06, not shipped): v8's tower refined 20 epochs on faces stored as an analysis stores them
     # (--set 'crop_jpeg=[299, 95]' sbi_fresh; 106 min): test self-blends 0.90 / 0.90 and 0.93 / 0.94 (v8 0.72 / 0.71,
     # 0.77 / 0.76), FF++ pooled 0.837 / 0.841, but MFCLIP's SDFD 0.988 -> 0.962 beyond noise (README).
+    # v13 candidate (2026-12-07, not shipped): the soup of v8's tower and v12's (towers/v12-refine.safetensors),
+    # detectors on it: Deepfakes +0.03 and self-blends +0.13 to +0.15 beyond noise, MFCLIP's FF++ pooled +0.013,
+    # but MFCLIP's SDFD 0.988 -> 0.979 (-0.009 [-0.022, -0.001]) beyond noise (README).
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
