@@ -463,21 +463,49 @@ def _provenance(from_backbone: str | None) -> dict:
     if not from_backbone:
         return {}
     path = Path(BackboneSpec.parse(from_backbone).weights)
+    digest = cached_sha256(path)
     try:
         seconds = read_bundle(path.parent).card["recipe"]["epoch_seconds"]
     except (ModelError, KeyError, TypeError):
-        seconds = _tower_record(path).get("epoch_seconds", {})
-    return {"spec": from_backbone, "file": str(path), "sha256": cached_sha256(path), "epoch_seconds": seconds}
+        seconds = _tower_record(path, digest).get("epoch_seconds", {})
+    return {"spec": from_backbone, "file": str(path), "sha256": digest, "epoch_seconds": seconds}
 
 
-def _tower_record(path: Path) -> dict:
+def _tower_record(path: Path, digest: str) -> dict:
     """The record committed beside a tower file outside a model folder (`towers/`): how it was made, and the
-    training seconds of its chain (`tower (carried)` for the tower it started from, plus its own stage's)."""
+    training seconds of its chain (`tower (carried)` for the tower it started from, plus its own stage's). A
+    record naming another file's hash describes another tower: none."""
     try:
         record = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         return {}
-    return record if isinstance(record, dict) else {}
+    return record if isinstance(record, dict) and record.get("sha256") == digest else {}
+
+
+def export_tower(work: Path, target: Path, stage: str = "refine") -> dict:
+    """Copy a finished tower stage out of `work` into `target` (towers/) with the record beside it that a card built
+    on it reads (`_tower_record`), so a fresh machine continues from the file without the build folder."""
+    run_dir = work / stage
+    if stage not in ("backbone", "refine") or _finished_summary(run_dir) is None:
+        raise BadInputError(f"{run_dir} holds no finished tower stage (backbone or refine) to export")
+    bundle = read_bundle(run_dir)
+    started, chain = {}, {}
+    if stage == "refine":   # the tower it started from: carried in (as it was, or re-gridded) or stage 1's here
+        pins = [pin for pin in (work / "carried.json", work / "resized" / "ingredients.json") if pin.is_file()]
+        source = json.loads(pins[0].read_text())["files"][0] if pins else work / "backbone" / TRAINED_BACKBONE
+        started = _provenance(f"{bundle.backbone.arch}@{source}")
+        chain = _carried_tower_seconds(started) if pins else _epoch_seconds(work, ("backbone",))
+    history = bundle.card["training"]["history"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(run_dir / TRAINED_BACKBONE, tmp)
+    record = {"file": target.name, "sha256": cached_sha256(target), "arch": bundle.backbone.arch, "stage": stage,
+              "started_from": {"file": started["file"], "sha256": started["sha256"]} if started else None,
+              "epoch_seconds": {**chain, stage: round(sum(h["seconds"] for h in history), 1)},
+              "validation_auc": [round(h["val_auc"], 4) for h in history],
+              "settings": bundle.card["training"].get("hyperparameters"), "machine": describe_machine()}
+    atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1) + "\n")
+    return record
 
 
 def _soup_specs(soup: tuple[str, ...]) -> list[BackboneSpec]:
@@ -634,6 +662,10 @@ def _main(argv: list[str] | None) -> int:
                         help="score two model folders face by face on the test faces: each figure's difference "
                              "with a 95 %% paired bootstrap interval (changes nothing)")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
+    parser.add_argument("--export-tower", type=Path, metavar="FILE",
+                        help="copy --work's finished --stage (default refine) tower to FILE (e.g. towers/NAME."
+                             "safetensors) with the record beside it that a card built on it reads (changes nothing "
+                             "else)")
     parser.add_argument("--from-backbone", metavar="ARCH@FILE",
                         help="take this tower as the finished stage 1 (e.g. ffd-dct@resources/models/default/"
                              "backbone.safetensors) and continue the recipe from it")
@@ -653,7 +685,7 @@ def _main(argv: list[str] | None) -> int:
                              "sbi_fresh=true); the card records it")
     args = parser.parse_args(argv)
     measuring = [flag for flag, on in (("--eval-only", args.eval_only), ("--measure", args.measure),
-                                       ("--compare", args.compare)) if on]
+                                       ("--compare", args.compare), ("--export-tower", args.export_tower)) if on]
     if measuring and (args.set or args.soup or args.from_backbone or args.tower or args.arch or args.baseline_from):
         parser.error(f"{measuring[0]} trains nothing: --set, --soup, --from-backbone, --tower, --arch and "
                      "--baseline-from only apply to training")
@@ -664,6 +696,9 @@ def _main(argv: list[str] | None) -> int:
         train_stages(args.shared, args.work, args.device, log, args.arch, exclude=exclude, cache_dir=args.cache_dir,
                      baseline=not args.no_baseline, only=args.stage, from_backbone=args.from_backbone,
                      soup=tuple(args.soup), tower=args.tower, **overrides)
+        return 0
+    if args.export_tower:
+        print(json.dumps(export_tower(args.work, args.export_tower, args.stage or "refine"), indent=1))
         return 0
     if args.measure:
         write_manifest(args.shared, args.work / "data.csv", exclude)

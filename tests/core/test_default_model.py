@@ -112,6 +112,7 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
         _carried_tower_seconds,
         _provenance,
         build,
+        export_tower,
         train_stages,
     )
 
@@ -164,6 +165,14 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert carried["sha256"] == bundle.backbone.sha256 and set(carried["epoch_seconds"]) >= {"backbone", "refine"}
     trained = card["recipe"]["epoch_seconds"]
     assert _carried_tower_seconds(carried) == {CARRIED_TOWER: round(trained["backbone"] + trained["refine"], 1)}
+    # that refine exported to a towers/ file outside any folder: a card built on it counts both builds' training
+    exported = export_tower(fresh, tmp_path / "towers" / "next.safetensors")
+    assert exported["sha256"] == sha256_file(fresh / "refine" / "trained_backbone.safetensors")
+    assert exported["started_from"]["sha256"] == bundle.backbone.sha256
+    chain = _carried_tower_seconds(_provenance(f"{arch}@{tmp_path / 'towers' / 'next.safetensors'}"))[CARRIED_TOWER]
+    assert chain == pytest.approx(trained["backbone"] + trained["refine"] + exported["epoch_seconds"]["refine"], abs=0.2)
+    with pytest.raises(BadInputError, match="no finished tower stage"):
+        export_tower(fresh, tmp_path / "towers" / "none.safetensors", stage="hamlet")
     # a soup of stage 1's tower and its refine stands in for both: the detectors train on the average
     towers = [f"{arch}@{work / stage / 'trained_backbone.safetensors'}" for stage in ("backbone", "refine")]
     souped = tmp_path / "souped"
@@ -342,7 +351,7 @@ def test_a_committed_tower_carries_its_chain_of_training_from_the_record_beside_
             assert set(fh.keys()) == tower_keys
         assert _float_dtypes(tower) == {torch.float16}
         carried = _provenance(f"ffd-dct@{tower}")
-        assert carried["sha256"] == sha256_file(tower) != record["started_from"]["sha256"]
+        assert carried["sha256"] == sha256_file(tower) == record["sha256"] != record["started_from"]["sha256"]
         own = {k: v for k, v in record["epoch_seconds"].items() if k != CARRIED_TOWER}
         assert own and all(seconds > 0 for seconds in own.values())
         chain = _carried_tower_seconds(carried)[CARRIED_TOWER]
@@ -350,9 +359,12 @@ def test_a_committed_tower_carries_its_chain_of_training_from_the_record_beside_
         if record["started_from"]["sha256"] == shipped["sha256"]:   # refined from the shipped tower: its chain and more
             assert chain > _carried_tower_seconds(shipped)[CARRIED_TOWER]
     stray = tmp_path / "tower.safetensors"
-    stray.write_bytes((towers[0]).read_bytes())
+    stray.write_bytes(towers[0].read_bytes())
     (tmp_path / "tower.json").write_text("{not json")
     assert _provenance(f"ffd-dct@{stray}")["epoch_seconds"] == {}   # a broken record is no record
+    stray.write_bytes(SHIPPED.joinpath("backbone.safetensors").read_bytes())   # another tower beside that record
+    shutil.copyfile(towers[0].with_suffix(".json"), tmp_path / "tower.json")
+    assert _provenance(f"ffd-dct@{stray}")["epoch_seconds"] == {}
 
 
 def test_stage_one_probe_head_trains_beside_the_prompts_and_scores_faces(tiny_backbone):
