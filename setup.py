@@ -5,7 +5,9 @@ installs them without warnings."""
 
 from setuptools import find_namespace_packages, find_packages, setup
 
-data_folders = [f"ffd_resources.{name}" for name in find_namespace_packages("resources", exclude=["__pycache__*"])]
+# towers/: finished towers the default-model recipe builds on, not part of the app
+data_folders = [f"ffd_resources.{name}"
+                for name in find_namespace_packages("resources", exclude=["__pycache__*", "towers*"])]
 setup(
     packages=find_packages(include=["core", "core.*", "ffd_desktop", "ffd_desktop.*"]) + ["ffd_resources",
                                                                                           *data_folders],

@@ -110,9 +110,10 @@ STAGES = {
     # v12 candidate (2026-12-06, not shipped): v8's tower refined 20 epochs on faces stored as an analysis stores them
     # (--set 'crop_jpeg=[299, 95]' sbi_fresh; 106 min): test self-blends 0.90 / 0.90 and 0.93 / 0.94 (v8 0.72 / 0.71,
     # 0.77 / 0.76), FF++ pooled 0.837 / 0.841, but MFCLIP's SDFD 0.988 -> 0.962 beyond noise (README).
-    # v13 candidate (2026-12-07, not shipped): the soup of v8's tower and v12's (towers/v12-refine.safetensors),
-    # detectors on it: Deepfakes +0.03 and self-blends +0.13 to +0.15 beyond noise, MFCLIP's FF++ pooled +0.013,
-    # but MFCLIP's SDFD 0.988 -> 0.979 (-0.009 [-0.022, -0.001]) beyond noise (README).
+    # v13 candidate (2026-12-07, not shipped): the soup of v8's tower and v12's
+    # (resources/towers/v12-refine.safetensors), detectors on it: Deepfakes +0.03 and self-blends +0.13 to +0.15
+    # beyond noise, MFCLIP's FF++ pooled +0.013, but MFCLIP's SDFD 0.988 -> 0.979 (-0.009 [-0.022, -0.001]) beyond
+    # noise (README).
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
@@ -459,7 +460,8 @@ CARRIED_TOWER = "tower (carried)"
 
 def _provenance(from_backbone: str | None) -> dict:
     """Where a tower standing in for stage 1 came from: its file's hash and, when it sits in a model folder whose
-    card recorded them (or beside a record of its own, `towers/<name>.json`), the training seconds that made it."""
+    card recorded them (or beside a record of its own, `resources/towers/<name>.json`), the training seconds that
+    made it."""
     if not from_backbone:
         return {}
     path = Path(BackboneSpec.parse(from_backbone).weights)
@@ -472,8 +474,8 @@ def _provenance(from_backbone: str | None) -> dict:
 
 
 def _tower_record(path: Path, digest: str) -> dict:
-    """The record committed beside a tower file outside a model folder (`towers/`): how it was made, and the
-    training seconds of its chain (`tower (carried)` for the tower it started from, plus its own stage's). A
+    """The record committed beside a tower file outside a model folder (`resources/towers/`): how it was made,
+    and the training seconds of its chain (`tower (carried)` for the tower it started from, plus its own stage's). A
     record naming another file's hash describes another tower: none."""
     try:
         record = json.loads(path.with_suffix(".json").read_text())
@@ -483,8 +485,8 @@ def _tower_record(path: Path, digest: str) -> dict:
 
 
 def export_tower(work: Path, target: Path, stage: str = "refine") -> dict:
-    """Copy a finished tower stage out of `work` into `target` (towers/) with the record beside it that a card built
-    on it reads (`_tower_record`), so a fresh machine continues from the file without the build folder."""
+    """Copy a finished tower stage out of `work` into `target` (resources/towers/) with the record beside it that a
+    card built on it reads (`_tower_record`), so a fresh machine continues from the file without the build folder."""
     run_dir = work / stage
     if stage not in ("backbone", "refine") or _finished_summary(run_dir) is None:
         raise BadInputError(f"{run_dir} holds no finished tower stage (backbone or refine) to export")
@@ -499,7 +501,7 @@ def export_tower(work: Path, target: Path, stage: str = "refine") -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         shutil.copyfile(run_dir / TRAINED_BACKBONE, tmp)
-    record = {"file": target.name, "sha256": cached_sha256(target), "arch": bundle.backbone.arch, "stage": stage,
+    record = {"sha256": cached_sha256(target), "arch": bundle.backbone.arch, "stage": stage,
               "started_from": {"file": started["file"], "sha256": started["sha256"]} if started else None,
               "epoch_seconds": {**chain, stage: round(sum(h["seconds"] for h in history), 1)},
               "validation_auc": [round(h["val_auc"], 4) for h in history],
@@ -663,8 +665,8 @@ def _main(argv: list[str] | None) -> int:
                              "with a 95 %% paired bootstrap interval (changes nothing)")
     parser.add_argument("--cache-dir", type=Path, help="face cache folder (default: the app's data folder)")
     parser.add_argument("--export-tower", type=Path, metavar="FILE",
-                        help="copy --work's finished --stage (default refine) tower to FILE (e.g. towers/NAME."
-                             "safetensors) with the record beside it that a card built on it reads (changes nothing "
+                        help="copy --work's finished --stage (default refine) tower to FILE (e.g. resources/towers/"
+                             "NAME.safetensors) with the record beside it that a card built on it reads (changes nothing "
                              "else)")
     parser.add_argument("--from-backbone", metavar="ARCH@FILE",
                         help="take this tower as the finished stage 1 (e.g. ffd-dct@resources/models/default/"

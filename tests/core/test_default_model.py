@@ -20,7 +20,7 @@ from core.paths import resources_dir
 from tests.conftest import load_face_images, require_data
 
 SHIPPED = resources_dir() / "models" / "default"
-TOWERS = Path(__file__).resolve().parents[2] / "towers"
+TOWERS = Path(__file__).resolve().parents[2] / "resources" / "towers"
 
 
 def _float_dtypes(path: Path) -> set[torch.dtype]:
@@ -165,7 +165,7 @@ def test_recipe_runs_end_to_end_and_ships_one_consistent_folder(tmp_path):
     assert carried["sha256"] == bundle.backbone.sha256 and set(carried["epoch_seconds"]) >= {"backbone", "refine"}
     trained = card["recipe"]["epoch_seconds"]
     assert _carried_tower_seconds(carried) == {CARRIED_TOWER: round(trained["backbone"] + trained["refine"], 1)}
-    # that refine exported to a towers/ file outside any folder: a card built on it counts both builds' training
+    # that refine exported to a towers file outside any model folder: a card built on it counts both builds' training
     exported = export_tower(fresh, tmp_path / "towers" / "next.safetensors")
     assert exported["sha256"] == sha256_file(fresh / "refine" / "trained_backbone.safetensors")
     assert exported["started_from"]["sha256"] == bundle.backbone.sha256
@@ -336,12 +336,12 @@ def test_a_carried_tower_counts_the_training_of_every_build_in_its_chain():
 
 
 def test_a_committed_tower_carries_its_chain_of_training_from_the_record_beside_it(tmp_path):
-    """towers/ sits outside any model folder: the record beside each file says what trained it, so a soup or a
+    """resources/towers/ holds no model folder: the record beside each file says what trained it, so a soup or a
     refine carrying it counts the tower it started from and its own stage."""
     from core.training.default_model import CARRIED_TOWER, _carried_tower_seconds, _provenance
 
     towers = sorted(TOWERS.glob("*.safetensors"))
-    assert towers, "towers/ holds the committed towers"
+    assert towers, "resources/towers/ holds the committed towers"
     shipped = _provenance(f"ffd-dct@{SHIPPED / 'backbone.safetensors'}")
     with safe_open(str(SHIPPED / "backbone.safetensors"), framework="pt") as fh:
         tower_keys = set(fh.keys())

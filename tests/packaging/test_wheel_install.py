@@ -74,6 +74,7 @@ def test_wheel_carries_the_resources(installed):
                    "ffd_resources/model_configs/ffd-compact.json", "ffd_resources/fonts/DejaVuSans.ttf",
                    "ffd_resources/icons/ffd-desktop.png", "ffd_resources/icons/ffd-desktop.svg"):
         assert needed in names
+    assert not [name for name in names if name.startswith("ffd_resources/towers/")]   # recipe inputs, not the app's
 
 
 def test_installed_wheel_analyses_a_real_clip_from_elsewhere(installed, tmp_path):
