@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from core.detectors.base import Labels
-from core.errors import NoFaceError
+from core.errors import BadInputError, NoFaceError
 from core.faces.align import centre_offset, fit_face, jpeg_round_trip
 from core.training.dataset import Sample, media_kind
 from core.training.facecache import FaceCache
@@ -68,6 +68,29 @@ class Examples:
             done += 1
         return done
 
+    def repeated(self, copies: dict[str, int]) -> Examples:
+        """These examples with every crop of a method in `copies` appearing that many times in all: a small source
+        (140 Stable Diffusion portraits beside ~7,000 other training faces) otherwise weighs too little in the loss
+        for a detector to learn it. Each copy is a scene of its own, so a batch does not hold one face several times
+        and the augmentation draws differ per copy. Self-blends are renewed in place (``reblend``) and are refused."""
+        check_copies(copies)
+        absent = sorted(set(copies) - set(self.methods))
+        if absent:
+            raise BadInputError(f"oversample: no training crops of method {', '.join(absent)} "
+                                f"(methods here: {', '.join(sorted({m for m in self.methods if m}))})")
+        rows = [i for i, method in enumerate(self.methods) for _ in range(copies.get(method or "", 1) - 1)]
+        if not rows:
+            return self
+        extra = torch.tensor(rows, dtype=torch.long)
+        copy_of = {}
+        groups = []
+        for i in rows:
+            copy_of[i] = copy_of.get(i, 0) + 1
+            groups.append(f"{self.groups[i]}#copy{copy_of[i]}")
+        return Examples(torch.cat([self.crops, self.crops[extra]]), torch.cat([self.fake, self.fake[extra]]),
+                        self.methods + [self.methods[i] for i in rows], self.videos + [self.videos[i] for i in rows],
+                        self.groups + groups, self.blend_sources, self.fit)
+
     def subset(self, mask: np.ndarray) -> Examples:
         keep = np.flatnonzero(mask)
         return Examples(self.crops[keep], self.fake[keep], [self.methods[i] for i in keep],
@@ -83,6 +106,14 @@ class Examples:
         scenes = list(members.values())
         order = [scenes[int(k)] for k in torch.randperm(len(scenes), generator=generator)]
         return torch.tensor([i for scene in order for i in scene], dtype=torch.long)
+
+
+def check_copies(copies: dict) -> None:
+    """Refuse an oversampling setting before any data is read: a dict of fake methods (not self-blends, which are
+    renewed in place) to whole counts >= 1."""
+    if (not isinstance(copies, dict) or "sbi" in copies
+            or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in copies.values())):
+        raise BadInputError(f"oversample takes fake methods other than sbi with whole counts >= 1, got {copies!r}")
 
 
 def gather(samples: list[Sample], cache: FaceCache, size: int, *, sbi_copies: int = 0, seed: int = 0,

@@ -36,7 +36,7 @@ from core.paths import data_dir
 from core.training import metrics
 from core.training.augment import AugmentConfig, augment_batch
 from core.training.dataset import Sample, load_samples
-from core.training.examples import Examples, block_windows, cut_windows, gather
+from core.training.examples import Examples, block_windows, check_copies, cut_windows, gather
 from core.training.facecache import CacheSettings, FaceCache
 from core.training.splits import save_split, split_report, split_samples
 from core.training.state import load_state, save_state
@@ -75,6 +75,8 @@ class TrainConfig:
     crop_jitter: int = 0                 # with "centre": training windows move up to this many px (whole 8 px JPEG
                                          # blocks) off the centre, drawn per crop each batch; val / test stay centred
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
+    oversample: dict = field(default_factory=dict)  # method -> times each of its training crops is seen per
+                                                    # epoch (Examples.repeated); validation and test stay as they are
 
     def augmentation(self) -> AugmentConfig | None:
         """The per-epoch augmentation, None when off; a misspelt strength is refused before any data is read."""
@@ -132,6 +134,7 @@ class Trainer:
         if config.crop_jitter and (config.crop_fit != "centre" or config.crop_jitter < 0 or config.crop_jitter % 8):
             raise BadInputError("crop_jitter must be a whole number of 8 px JPEG blocks and needs crop_fit 'centre' "
                                 f"(the window keeps the block grid), got {config.crop_jitter!r}")
+        check_copies(config.oversample)
         self.device = select_device(config.device)
 
     # -------------------------------------------------------------------------------------------- setup
@@ -187,6 +190,7 @@ class Trainer:
                              sbi_copies=cfg.sbi_copies, seed=cfg.seed + i, stored_as=cfg.crop_jpeg,
                              keep_blend_sources=cfg.sbi_fresh and name == "train", fit=cfg.crop_fit)
                 for i, name in enumerate(("train", "val", "test"))}
+        sets["train"] = sets["train"].repeated(cfg.oversample)
         self.windows = block_windows(cfg.crop_jpeg[0], size, jitter) if jitter else None
         for name, ex in sets.items():
             if len(ex) == 0 or len(set(ex.fake.tolist())) < 2:

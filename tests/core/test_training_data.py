@@ -519,3 +519,30 @@ def test_reblend_renews_only_the_self_blends_reproducibly(tmp_path: Path):
     assert (moved > 0.1).all()                                            # every blend is a new one
     blend_only = (first.crops[1::2].float() - first.crops[0::2].float()).abs().flatten(1).mean(1)
     assert (blend_only > 0.1).all() and (blend_only < 40).all()           # still a blend of its own face
+
+
+def test_oversampling_repeats_only_a_small_source_each_copy_its_own_scene(tmp_path: Path):
+    from core.training.examples import gather
+    from core.training.trainer import TrainConfig, Trainer
+
+    portraits = sorted(require_data("sdfd_faces", "fake").glob("*.jpg"))[:2]
+    samples = ([Sample(str(f), 0) for f in _ffhq("real", 2)] + [Sample(str(f), 1, method="stylegan")
+               for f in _ffhq("fake", 2)] + [Sample(str(f), 1, method="stablediffusion") for f in portraits])
+    with FaceCache(tmp_path, assume_aligned=True, landmarks=True) as cache:
+        cache.build(samples)
+        examples = gather(samples, cache, 64, sbi_copies=1, stored_as=(256, 95), keep_blend_sources=True)
+    more = examples.repeated({"stablediffusion": 3})
+    assert len(examples) == 8 and len(more) == 12                       # 2 reals + 2 blends + 4 fakes; +2 x 2 copies
+    assert more.methods.count("stablediffusion") == 6 and more.methods.count("stylegan") == 2
+    copied = [6, 6, 7, 7]
+    assert torch.equal(more.crops[8:], examples.crops[copied]) and torch.equal(more.crops[:8], examples.crops)
+    assert more.fake[8:].tolist() == [1, 1, 1, 1] and more.videos[8:] == [examples.videos[i] for i in copied]
+    assert len({more.groups[i] for i in (6, 8, 9)}) == 3                 # a copy never shares its original's scene
+    assert more.blend_sources == examples.blend_sources                  # blends still renew in place
+    assert examples.repeated({"stablediffusion": 1}) is examples
+    for wrong, message in [({"sbi": 2}, "other than sbi"), ({"stablediffusion": 0}, "whole counts"),
+                           ({"stylegan": 2.5}, "whole counts"), ({"midjourney": 2}, "no training crops of method")]:
+        with pytest.raises(BadInputError, match=message):
+            examples.repeated(wrong)
+    with pytest.raises(BadInputError, match="other than sbi"):           # refused before any data is read
+        Trainer(tmp_path / "missing.csv", tmp_path / "run", TrainConfig(oversample={"sbi": 3}))
