@@ -70,26 +70,23 @@ class Examples:
 
     def repeated(self, copies: dict[str, int]) -> Examples:
         """These examples with every crop of a method in `copies` appearing that many times in all: a small source
-        (140 Stable Diffusion portraits beside ~7,000 other training faces) otherwise weighs too little in the loss
+        (129 Stable Diffusion training portraits beside ~7,800 other faces) otherwise weighs too little in the loss
         for a detector to learn it. Each copy is a scene of its own, so a batch does not hold one face several times
-        and the augmentation draws differ per copy. Self-blends are renewed in place (``reblend``) and are refused."""
+        (and a detector trained on pixels draws each copy's augmentation on its own). Self-blends are refused: they
+        are renewed in place (``reblend``)."""
         check_copies(copies)
         absent = sorted(set(copies) - set(self.methods))
         if absent:
             raise BadInputError(f"oversample: no training crops of method {', '.join(absent)} "
                                 f"(methods here: {', '.join(sorted({m for m in self.methods if m}))})")
-        rows = [i for i, method in enumerate(self.methods) for _ in range(copies.get(method or "", 1) - 1)]
-        if not rows:
+        extra = [(i, k) for i, method in enumerate(self.methods) for k in range(1, copies.get(method or "", 1))]
+        if not extra:
             return self
-        extra = torch.tensor(rows, dtype=torch.long)
-        copy_of = {}
-        groups = []
-        for i in rows:
-            copy_of[i] = copy_of.get(i, 0) + 1
-            groups.append(f"{self.groups[i]}#copy{copy_of[i]}")
-        return Examples(torch.cat([self.crops, self.crops[extra]]), torch.cat([self.fake, self.fake[extra]]),
+        rows = [i for i, _ in extra]
+        index = torch.tensor(rows, dtype=torch.long)
+        return Examples(torch.cat([self.crops, self.crops[index]]), torch.cat([self.fake, self.fake[index]]),
                         self.methods + [self.methods[i] for i in rows], self.videos + [self.videos[i] for i in rows],
-                        self.groups + groups, self.blend_sources, self.fit)
+                        self.groups + [f"{self.groups[i]}#copy{k}" for i, k in extra], self.blend_sources, self.fit)
 
     def subset(self, mask: np.ndarray) -> Examples:
         keep = np.flatnonzero(mask)
