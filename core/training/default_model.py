@@ -114,10 +114,13 @@ STAGES = {
     # (resources/towers/v12-refine.safetensors), detectors on it: Deepfakes +0.03 and self-blends +0.13 to +0.15
     # beyond noise, MFCLIP's FF++ pooled +0.013, but MFCLIP's SDFD 0.988 -> 0.979 (-0.009 [-0.022, -0.001]) beyond
     # noise (README).
-    # v14 (shipped, 2026-12-07): v13's tower with both detectors trained on it while the 129 Stable Diffusion training
+    # v14 (shipped 2026-12-07): v13's tower with both detectors trained on it while the 129 Stable Diffusion training
     # portraits are seen 6 times per epoch (--set 'oversample={"stablediffusion": 6}': about one FF++ method's
     # weight): against v8, Deepfakes, both self-blend figures and MFCLIP's FF++ pooled higher beyond noise, SDFD
     # -0.008 / -0.004 within it, nothing lower beyond it (README).
+    # v16 (shipped, 2026-12-08): the soup of v14's tower and v15's (v14's refined 20 epochs with the same oversampling,
+    # resources/towers/v15-refine.safetensors), detectors as for v14: against v14, 12 of 18 figures higher beyond
+    # noise (FF++ pooled 0.842 / 0.843), nothing lower beyond it (README).
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
