@@ -2,17 +2,16 @@
 
     python benchmarks/mirror_probe.py [MODEL_DIR] [--shared ../shared/data] [--cache-dir build/facecache]
 
-The product has no mirror option; this probe adds one for the measurement (each detector's forward pass is run on
-the faces and on their left-right mirror, and the two fake probabilities averaged) and prints each detector's
-validation AUC without and with it: the recipe's validation faces (FFHQ reals, StyleGAN and SDFD fakes) plus one
-self-blend per real face, as `make default-model` validates. Test faces are never scored: a test-time choice is
-made on validation, like any other.
+Each detector's validation AUC is printed with the model's `mirror` setting off and on (model.json; each face
+scored as it is and as its left-right mirror image, the two fake probabilities averaged:
+`core.detectors.base.score_faces`), on the recipe's validation faces (FFHQ reals, StyleGAN and SDFD fakes) plus one
+self-blend per real face, as `make default-model` validates. Test faces are never scored: a test-time choice is made
+on validation, like any other.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import sys
 import tempfile
@@ -22,31 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-@contextlib.contextmanager
-def mirror_averaged(classes):
-    """Within the block, each detector class's forward averages p_fake over the faces and their mirror image."""
-    originals = {cls: cls.forward for cls in classes}
-
-    def averaged(original):
-        def forward(self, faces):
-            out = original(self, faces)
-            out.p_fake = (out.p_fake + original(self, faces.flip(-1)).p_fake) / 2
-            return out
-        return forward
-
-    for cls, original in originals.items():
-        cls.forward = averaged(original)
-    try:
-        yield
-    finally:
-        for cls, original in originals.items():
-            cls.forward = original
-
-
 def main() -> int:
-    from core.detectors.hamlet import HamletDetector
-    from core.detectors.mfclip import MFCLIPDetector
     from core.engine.device import describe_machine
+    from core.models import read_bundle
     from core.training.default_data import default_rows, write_rows
     from core.training.evaluate import evaluate
 
@@ -60,9 +37,11 @@ def main() -> int:
     model = work / "model"      # without split.json, evaluate() scores every face it is given: the validation ones
     shutil.copytree(args.model, model, ignore=shutil.ignore_patterns("split.json"))
     print(f"# {describe_machine()}; {args.model}; validation split only", flush=True)
+    bundle = read_bundle(model)
     for mirror in (False, True):
-        with mirror_averaged([HamletDetector, MFCLIPDetector]) if mirror else contextlib.nullcontext():
-            result = evaluate(work / "val.csv", model, aligned=True, sbi_copies=1, cache_dir=args.cache_dir)
+        bundle.mirror = mirror
+        bundle.save()
+        result = evaluate(work / "val.csv", model, aligned=True, sbi_copies=1, cache_dir=args.cache_dir)
         for name, m in result["test"].items():
             methods = " ".join(f"{k} {v['auc']:.4f}" for k, v in m["methods"].items())
             print(f"mirror={'on ' if mirror else 'off'} {name:7s} val AUC {m['frame']['auc']:.4f}  ({methods})",

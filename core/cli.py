@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", default="{}", help="detector config overrides as JSON")
     train.add_argument("--device", default="auto")
     train.add_argument("--half-weights", action="store_true", help="store weights as float16 (half the size)")
+    train.add_argument("--mirror", action="store_true",
+                       help="score each face and its mirror image and average them (validation, test and the "
+                            "model it writes); twice the scoring compute")
     train.add_argument("--no-resume", action="store_true", help="start over even if RUN_DIR holds a run")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=cmd_train)
@@ -369,6 +372,7 @@ def _result_identity(settings, bundle) -> dict:
     plain = {k: v for k, v in settings.to_dict().items() if k not in ("batch_size", "max_artifacts")}
     return {"settings": plain, "model": bundle.name, "arch": spec.arch, "crop_margin": bundle.crop_margin,
             "crop_jpeg": bundle.crop_jpeg,   # how faces are stored and fitted changes every score too
+            **({"mirror": True} if bundle.mirror else {}),   # (absent when off: older batch lines still match)
             "backbone": spec.sha256 or (cached_sha256(spec.weights) if spec.weights else spec.pretrained),
             "detectors": {n: [cached_sha256(str(bundle.checkpoint(n))), bundle.threshold(n)]
                           for n in settings.detectors}}
@@ -422,7 +426,7 @@ def cmd_train(args) -> int:
                          patience=args.patience, seed=args.seed, sbi_copies=args.sbi,
                          frames_per_video=args.frames_per_video, aligned=args.aligned, augment=args.augment,
                          max_files=args.max_files,
-                         device=args.device, half_weights=args.half_weights)
+                         device=args.device, half_weights=args.half_weights, mirror=args.mirror)
 
     def show(p) -> None:
         if args.quiet:

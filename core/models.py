@@ -14,6 +14,8 @@ scores faces cut the way its training faces were cut, so the model says how, and
 `crop_jpeg` (optional, ``{"side": 299, "quality": 95}``) says its training faces were stored as JPEG: crops are
 then passed through JPEG the same way before scoring (``core.faces.align_crop``); its optional ``"fit": "centre"``
 says the model reads the stored face's middle pixels unresized (default ``"resize"``).
+`mirror` (optional, default false) says each face is scored as it is and as its mirror image, and the two averaged
+(``core.detectors.base.score_faces``): a setting of the model, since its thresholds were chosen on scores made so.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class ModelBundle:
     card: dict = field(default_factory=dict)
     crop_margin: float = DEFAULT_CROP_MARGIN
     crop_jpeg: dict | None = None       # {"side": px, "quality": 1-100}: training faces were stored as JPEG
+    mirror: bool = False                # scores average each face and its mirror image (thresholds chosen so)
 
     @property
     def jpeg(self) -> tuple[int, int] | None:
@@ -79,13 +82,15 @@ class ModelBundle:
                 "crop_margin": self.crop_margin, "card": self.card}
         if self.crop_jpeg:
             data["crop_jpeg"] = self.crop_jpeg
+        if self.mirror:
+            data["mirror"] = True
         return data
 
     def save(self) -> None:
         atomic_write_text(self.root / "model.json", json.dumps(self.to_dict(), indent=2))
 
 
-_MODEL_KEYS = ("format", "name", "backbone", "detectors", "crop_margin", "crop_jpeg", "card")
+_MODEL_KEYS = ("format", "name", "backbone", "detectors", "crop_margin", "crop_jpeg", "mirror", "card")
 _BACKBONE_KEYS = ("arch", "pretrained", "weights", "sha256")
 _DETECTOR_KEYS = ("checkpoint", "sha256", "threshold")
 
@@ -127,13 +132,16 @@ def read_bundle(path: str | Path) -> ModelBundle:
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not 1.0 <= margin <= 3.0:
         raise ModelError(f"crop_margin must be a number from 1 to 3, got {margin!r}", path=str(manifest))
     crop_jpeg = _check_crop_jpeg(data.get("crop_jpeg"), bad)
+    mirror = data.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise bad(f'"mirror" must be true or false, got {mirror!r}')
     name, card = data.get("name", root.name), data.get("card", {})
     if not isinstance(name, str):
         raise bad(f'"name" must be a string, got {name!r}')
     if not isinstance(card, dict):
         raise bad(f'"card" must be an object, got {type(card).__name__}')
     return ModelBundle(root=root, name=name, backbone=BackboneSpec(**bb), detectors=detectors, card=card,
-                       crop_margin=float(margin), crop_jpeg=crop_jpeg)
+                       crop_margin=float(margin), crop_jpeg=crop_jpeg, mirror=mirror)
 
 
 def _check_crop_jpeg(value, bad) -> dict | None:
@@ -229,7 +237,8 @@ class LoadedModel:
         return {"name": self.bundle.name, "detector": detector, "arch": self.backbone.arch,
                 "weights_sha256": self.backbone.weights_sha256, "detector_sha256": cached_sha256(str(path)),
                 "threshold": self.bundle.threshold(detector), "crop_margin": self.bundle.crop_margin,
-                "crop_jpeg": self.bundle.crop_jpeg, "input_size": self.detectors[detector].input_size}
+                "crop_jpeg": self.bundle.crop_jpeg, "mirror": self.bundle.mirror,
+                "input_size": self.detectors[detector].input_size}
 
 
 def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.device = "cpu",
@@ -245,7 +254,8 @@ def load_model(bundle: ModelBundle, detectors: list[str], device: str | torch.de
 
 def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[str, torch.nn.Module],
                thresholds: dict[str, float] | None = None, card: dict | None = None, half: bool = False,
-               crop_margin: float = DEFAULT_CROP_MARGIN, crop_jpeg: dict | None = None) -> ModelBundle:
+               crop_margin: float = DEFAULT_CROP_MARGIN, crop_jpeg: dict | None = None,
+               mirror: bool = False) -> ModelBundle:
     """Write a complete model folder (atomically per file).
 
     The backbone is referenced by its open_clip pretrained tag, or its weights file is copied in byte for byte (so
@@ -284,6 +294,6 @@ def save_model(root: str | Path, name: str, backbone: Backbone, detectors: dict[
         entries[det_name] = {"checkpoint": f"{det_name}.safetensors", "sha256": saved["weights_sha256"],
                              "threshold": float((thresholds or {}).get(det_name, DEFAULT_THRESHOLD))}
     bundle = ModelBundle(root=root, name=name, backbone=spec, detectors=entries, card=card or {},
-                         crop_margin=crop_margin, crop_jpeg=crop_jpeg)
+                         crop_margin=crop_margin, crop_jpeg=crop_jpeg, mirror=mirror)
     bundle.save()
     return bundle

@@ -399,8 +399,8 @@ def _analysis(pdf: _ReportPDF, result: AnalysisResult) -> None:
 
 def _models(pdf: _ReportPDF, result: AnalysisResult) -> None:
     pdf.section("4  Models", space=45)
-    pdf.paragraph("The exact files used are identified by their SHA-256 hashes; the same hashes reproduce the same "
-                  "scores on the same evidence and settings.", size=8.5, colour=MUTED)
+    pdf.paragraph("The exact files used are identified by their SHA-256 hashes; the same hashes and face preparation "
+                  "reproduce the same scores on the same evidence and settings.", size=8.5, colour=MUTED)
     for det_name, det in result.detectors.items():
         model = det.model or {}
         pdf.subheading(_title(det_name), space=32)
@@ -409,7 +409,17 @@ def _models(pdf: _ReportPDF, result: AnalysisResult) -> None:
             ("Backbone architecture", str(model.get("arch", ""))),
             ("Backbone weights SHA-256", str(model.get("weights_sha256", "")), True),
             ("Detector checkpoint SHA-256", str(model.get("detector_sha256", "")), True),
+            ("Face preparation", _preparation(model)),
         ], label_width=50)
+
+
+def _preparation(model: dict) -> str:
+    """How each face was cut and scored: settings of the model (model.json) that change scores beside its files."""
+    jpeg = model.get("crop_jpeg")
+    return "; ".join([
+        f"cut at {model.get('crop_margin', '?')}x the face detector's box",
+        *([f"stored as {jpeg['side']} px JPEG of quality {jpeg['quality']}"] if jpeg else []),
+        "scored as it is and as its mirror image, the two averaged" if model.get("mirror") else "scored as cut"])
 
 
 def _timeline_section(pdf: _ReportPDF, result: AnalysisResult, media: dict, picks: list[_Pick]) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import core
+from core.detectors.base import score_faces
 from core.engine.aggregate import identity_scores, video_verdict
 from core.engine.device import autocast
 from core.errors import CancelledError, NoFaceError
@@ -108,7 +109,7 @@ def analyze(path: str, settings: AnalysisSettings, model: LoadedModel,
             return
         if cancelled():
             raise CancelledError("analysis cancelled")
-        records = _score_batch(pending, detectors, device)
+        records = _score_batch(pending, detectors, device, model.bundle.mirror)
         for face, by_detector in zip(pending, records, strict=True):
             for name, (record, artifacts) in by_detector.items():
                 frame_records = frames[name]
@@ -207,14 +208,15 @@ def _drop_identities(frames: dict[str, list[FrameRecord]], artifacts: dict, iden
         frames[name] = [record for record in records if record.faces]
 
 
-def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.device) -> list[dict]:
-    """Run every detector on the pending crops; per face: {detector: (FaceRecord, artifacts)}."""
+def _score_batch(pending: list[_PendingFace], detectors: dict, device: torch.device, mirror: bool) -> list[dict]:
+    """Run every detector on the pending crops (and their mirror images, if the model says so); per face:
+    {detector: (FaceRecord, artifacts)}."""
     out: list[dict] = [{} for _ in pending]
     for name, detector in detectors.items():
         batch = np.stack([face.crops[detector.input_size] for face in pending])
         faces = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255.0)
         with torch.inference_mode(), autocast(device):
-            result = detector(faces).detach_cpu()
+            result = score_faces(detector, faces, mirror).detach_cpu()
         for i, face in enumerate(pending):
             extras = {"crop_matrix": face.matrix}
             artifacts = {}

@@ -51,7 +51,8 @@ def evaluate(data: str | Path, model_dir: str | Path, *, device: str = "auto", f
             part = "unseen"
     if not samples:
         raise BadInputError("no evaluation samples left (all were used for training)", path=str(data))
-    runner = Trainer(data, model_dir, TrainConfig(device=device, batch_size=batch_size), cache_dir=cache_dir)
+    runner = Trainer(data, model_dir, TrainConfig(device=device, batch_size=batch_size, mirror=bundle.mirror),
+                     cache_dir=cache_dir)
     model = load_model(bundle, list(bundle.detectors), device=runner.device)
     cache = FaceCache(cache_dir or data_dir() / "facecache",
                       CacheSettings(sampling=_sampling(frames_per_video), assume_aligned=aligned,

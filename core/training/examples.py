@@ -7,7 +7,7 @@ they can be cached like any other example and the SBI test set is made of held-o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -53,6 +53,10 @@ class Examples:
 
     def faces(self, index: torch.Tensor, device: torch.device) -> torch.Tensor:
         return self.crops[index].to(device).float().div_(255.0)
+
+    def mirrored(self) -> Examples:
+        """The same faces mirrored left to right (the second view of a `mirror` model's scores)."""
+        return replace(self, crops=self.crops.flip(-1))
 
     def reblend(self, rng: np.random.Generator) -> int:
         """Replace every self-blend with a fresh one from the same real face: SBI's point is an endless variety

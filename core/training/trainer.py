@@ -77,6 +77,8 @@ class TrainConfig:
     paired_batches: bool = False         # keep a scene's real and fake crops in one batch (Examples.grouped_order)
     oversample: dict = field(default_factory=dict)  # method -> times each of its training crops is seen per
                                                     # epoch (Examples.repeated); validation and test stay as they are
+    mirror: bool = False                 # score each face and its mirror image and average (validation, test and
+                                         # the model: core.detectors.base.score_faces); training is unchanged
 
     def augmentation(self) -> AugmentConfig | None:
         """The per-epoch augmentation, None when off; a misspelt strength is refused before any data is read."""
@@ -135,6 +137,8 @@ class Trainer:
             raise BadInputError("crop_jitter must be a whole number of 8 px JPEG blocks and needs crop_fit 'centre' "
                                 f"(the window keeps the block grid), got {config.crop_jitter!r}")
         check_copies(config.oversample)
+        if not isinstance(config.mirror, bool):
+            raise BadInputError(f"mirror must be true or false, got {config.mirror!r}")
         self.device = select_device(config.device)
 
     # -------------------------------------------------------------------------------------------- setup
@@ -296,6 +300,12 @@ class Trainer:
 
     @torch.no_grad()
     def _scores(self, detector, examples: Examples, features, name: str) -> np.ndarray:
+        """Each face's fake probability; with `mirror`, the mean of the face's and its mirror image's, as the
+        engine scores them, so the threshold is chosen on the scores the model will give."""
+        views = [(name, examples)] + ([(f"{name} mirrored", examples.mirrored())] if self.config.mirror else [])
+        return np.mean([self._view_scores(detector, view, features, key) for key, view in views], axis=0)
+
+    def _view_scores(self, detector, examples: Examples, features, name: str) -> np.ndarray:
         detector.eval()
         out = []
         for start in range(0, len(examples), self.config.batch_size):
@@ -327,7 +337,7 @@ class Trainer:
         save_model(self.run_dir, f"{cfg.detector} trained on {self.data.name}", backbone, {cfg.detector: detector},
                    thresholds={cfg.detector: threshold}, card=card, half=cfg.half_weights,
                    crop_margin=cfg.crop_margin,
-                   crop_jpeg=_crop_jpeg(cfg))
+                   crop_jpeg=_crop_jpeg(cfg), mirror=cfg.mirror)
 
     def _finish(self, backbone, sets: dict, prepared: dict, history: list) -> dict:
         from core.detectors.checkpoint import load_detector

@@ -295,3 +295,51 @@ def test_a_detector_reading_wider_crops_gets_them_and_its_patch_lands_on_the_kep
             expected = float(model.detectors[name](torch.from_numpy(crop[None]).permute(0, 3, 1, 2).float() / 255)
                              .p_fake[0])
         assert result.detectors[name].frames[0].faces[0].score == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_mirror_model_scores_each_face_and_its_mirror_image(tiny_model_dir, tmp_path):
+    """mirror: every score is the mean of the face's and its mirror image's; maps are mirrored back, not mixed up."""
+    import shutil
+
+    import cv2
+    import torch
+
+    from core.detectors.base import score_faces
+    from core.errors import ModelError
+    from core.faces import FaceDetector, align_crop
+
+    photo = sorted(require_data("ffhq_stylegan", "real").glob("*.jpg"))[3]
+    mirror_dir = tmp_path / "mirror"
+    shutil.copytree(tiny_model_dir, mirror_dir)
+    bundle = read_bundle(mirror_dir)
+    bundle.mirror = True
+    bundle.save()
+    model = load_model(read_bundle(mirror_dir), ["hamlet", "mfclip"])
+    assert model.bundle.mirror and not read_bundle(tiny_model_dir).mirror
+    result = analyze(str(photo), AnalysisSettings(), model)
+    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    with FaceDetector() as detector:
+        found = max(detector.detect(image), key=lambda d: d.width * d.height)
+    for name, det in model.detectors.items():
+        assert result.detectors[name].model["mirror"] is True
+        crop = align_crop(image, found, det.input_size, margin=bundle.crop_margin).crop
+        faces = torch.from_numpy(np.ascontiguousarray(crop[None])).permute(0, 3, 1, 2).float() / 255
+        with torch.no_grad():
+            plain, flipped, both = det(faces), det(faces.flip(-1)), score_faces(det, faces, mirror=True)
+        assert float(plain.p_fake[0]) != pytest.approx(float(flipped.p_fake[0]), abs=1e-6)  # the views differ
+        expected = (float(plain.p_fake[0]) + float(flipped.p_fake[0])) / 2
+        assert float(both.p_fake[0]) == pytest.approx(expected, abs=1e-5)
+        assert result.detectors[name].frames[0].faces[0].score == pytest.approx(expected, abs=1e-4)
+        for key, value in plain.similarities.items():
+            assert float(both.similarities[key][0]) == pytest.approx(
+                (float(value[0]) + float(flipped.similarities[key][0])) / 2, abs=1e-5)
+        if plain.attention is not None:   # the mirror image's map is turned back before averaging
+            torch.testing.assert_close(both.attention, (plain.attention + flipped.attention.flip(-1)) / 2)
+        for key, value in plain.extras.items():   # the richest patch and its noise: of the face as it is
+            torch.testing.assert_close(both.extras[key], value)
+    data = json.loads((mirror_dir / "model.json").read_text())
+    assert data["mirror"] is True
+    data["mirror"] = "yes"
+    (mirror_dir / "model.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="mirror"):
+        read_bundle(mirror_dir)

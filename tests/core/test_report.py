@@ -105,7 +105,20 @@ def test_report_of_a_photo(photo_result, tmp_path):
     assert "single image" in text and "Analysed faces" in text
     for det in photo_result.detectors.values():
         assert f"{det.video_score:.4f}" in text and det.verdict.upper() in text
+    assert "cut at 1.3x the face detector's box; scored as cut" in words(text)
     assert_pages_render(out, tmp_path)
+
+
+def test_report_names_how_faces_were_prepared(photo_result, tmp_path):
+    """JPEG storage and mirror averaging change every score, so the report says when they were used."""
+    import copy
+
+    result = copy.deepcopy(photo_result)
+    for det in result.detectors.values():
+        det.model.update(crop_margin=1.1, crop_jpeg={"side": 299, "quality": 95}, mirror=True)
+    text = words(pdf_text(write_report(result, tmp_path / "mirror.pdf"))[0])
+    assert text.count("cut at 1.1x the face detector's box; stored as 299 px JPEG of quality 95; scored as it is "
+                      "and as its mirror image, the two averaged") == len(result.detectors)
 
 
 def test_write_is_atomic_and_a_failed_write_keeps_the_old_report(video_result, tmp_path, monkeypatch):

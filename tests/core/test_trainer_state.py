@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core.errors import CancelledError
+from core.errors import BadInputError, CancelledError
 from core.models import load_model, read_bundle
 from core.training.splits import check_no_leak, load_split
 from core.training.trainer import TrainConfig, Trainer
@@ -36,6 +36,37 @@ def test_run_folder_is_a_model_with_card_and_leak_free_split(data, tmp_path):
     check_no_leak(load_split(tmp_path / "run" / "split.json", root=str(data)))
     model = load_model(bundle, ["hamlet"])
     assert model.detectors["hamlet"].input_size == 64
+
+
+@pytest.mark.parametrize("detector", ["hamlet", "mfclip"])
+def test_a_mirror_run_validates_and_ships_mirror_averaged_scores(detector, data, tmp_path):
+    """mirror: training is unchanged, validation and test score each face and its mirror image (HAMLET-FFD through
+    its cached frozen features), and the model says so, so evaluate() and the engine score the same way."""
+    import shutil
+
+    from core.training.evaluate import evaluate
+
+    plain = Trainer(data, tmp_path / "plain", _config(detector=detector, epochs=1)).run()
+    mirror = Trainer(data, tmp_path / "mirror", _config(detector=detector, epochs=1, mirror=True)).run()
+    history = [json.loads((tmp_path / run / "history.json").read_text()) for run in ("plain", "mirror")]
+    assert history[0][0]["loss"] == history[1][0]["loss"]          # the same training
+    assert history[0][0]["val_auc"] != history[1][0]["val_auc"]    # validated on other scores
+    assert read_bundle(tmp_path / "mirror").mirror and not read_bundle(tmp_path / "plain").mirror
+    shutil.copytree(tmp_path / "mirror", tmp_path / "mirror-off")
+    off = read_bundle(tmp_path / "mirror-off")
+    off.mirror = False
+    off.save()
+    scores = {}
+    for run in ("mirror", "mirror-off"):
+        result = evaluate(data, tmp_path / run, aligned=True, keep_face_scores=True)
+        scores[run] = result["test"][detector]["face_scores"]
+    assert scores["mirror"] != scores["mirror-off"]
+    ours = evaluate(data, tmp_path / "mirror", aligned=True)["test"][detector]["frame"]["auc"]
+    assert ours == pytest.approx(mirror["test"]["frame"]["auc"], abs=2e-3)   # the trainer's test = evaluate()'s
+    assert plain["test"]["frame"]["auc"] == pytest.approx(
+        evaluate(data, tmp_path / "plain", aligned=True)["test"][detector]["frame"]["auc"], abs=2e-3)
+    with pytest.raises(BadInputError, match="mirror"):
+        Trainer(data, tmp_path / "bad", _config(mirror="yes"))
 
 
 def test_same_seed_same_training(data, tmp_path):
