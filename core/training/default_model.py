@@ -390,7 +390,9 @@ def model_card_markdown(bundle: ModelBundle) -> str:
               + f"; faces cut at {bundle.crop_margin}x the face detector's box"
               + (f" and stored as {bundle.crop_jpeg['side']} px JPEG of quality {bundle.crop_jpeg['quality']} before "
                  "scoring, as its training faces were" if bundle.crop_jpeg else "")
-              + ("; the detectors read the stored face's middle pixels, unresized." if bundle.fit == "centre" else "."),
+              + ("; the detectors read the stored face's middle pixels, unresized" if bundle.fit == "centre" else "")
+              + ("; each face is scored as it is and as its mirror image, the two averaged." if bundle.mirror
+                 else "."),
               f"Weights: {sum(sizes.values()) / 1e6:.1f} MB of float16 safetensors "
               f"({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sorted(sizes.items()))}).", "",
               "## Data and provenance", "",
