@@ -123,6 +123,8 @@ STAGES = {
     # v16 (shipped, 2026-12-08): the soup of v14's tower and v15's (v14's refined 20 epochs with the same oversampling,
     # resources/towers/v15-refine.safetensors), detectors as for v14: against v14, 12 of 18 figures higher beyond
     # noise (FF++ pooled 0.842 / 0.843), nothing lower beyond it (README).
+    # v16m (shipped, 2026-12-08): v16's tower (--tower) with `mirror` scoring, detectors trained again: against v16,
+    # FF++ pooled 0.850 / 0.850, Deepfakes, StyleGAN, FFHQ self-blends higher beyond noise, SDFD -0.014 / -0.007 within.
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
