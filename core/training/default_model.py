@@ -69,7 +69,7 @@ TRAINED_STAGES = ("hamlet", "mfclip")
 #   Face2Face 0.59, FaceSwap 0.64 / 0.66, NeuralTextures 0.56), FFHQ/StyleGAN 0.61 / 0.64, SDFD 0.95 / 0.85, but
 #   stored self-blends FF++ 0.84 / 0.84 and FFHQ 0.94 / 0.93. Honest blends are learnt, and they pull the tower to
 #   blend boundaries: Deepfakes rises, reenactment (Face2Face, NeuralTextures) and GAN faces fall.
-# mirror (since v18): every score averages the face and its mirror image; chosen on validation (v16 validation AUC
+# mirror (since v16m): every score averages the face and its mirror image; chosen on validation (v16 validation AUC
 # 0.912 / 0.913 -> 0.924 / 0.923, v8 +0.003 / +0.005: `benchmarks/mirror_probe.py`), never on a test split.
 SHARED = {"seed": 0, "sbi_copies": 1, "half_weights": True, "batch_size": 32, "aligned": True,
           "fractions": (0.78, 0.12, 0.10), "augment": True, "paired_batches": True, "mirror": True}
@@ -124,7 +124,8 @@ STAGES = {
     # resources/towers/v15-refine.safetensors), detectors as for v14: against v14, 12 of 18 figures higher beyond
     # noise (FF++ pooled 0.842 / 0.843), nothing lower beyond it (README).
     # v16m (shipped, 2026-12-08): v16's tower (--tower) with `mirror` scoring, detectors trained again: against v16,
-    # FF++ pooled 0.850 / 0.850, Deepfakes, StyleGAN, FFHQ self-blends higher beyond noise, SDFD -0.014 / -0.007 within.
+    # FF++ pooled 0.850 / 0.850, Deepfakes, StyleGAN and FFHQ self-blends higher beyond noise, SDFD -0.014 / -0.007
+    # within it (README).
     "refine": {"detector": "clip", "epochs": 20, "lr": 3e-4, "weight_decay": 0.05, "patience": 6,
                "detector_config": {"probe_weight": 1.0}},
     # pool=1: ffd-dct's 32 px patches give 36 tokens per tapped level already. 4 epochs: on the frozen 8-epoch
