@@ -409,17 +409,8 @@ def _models(pdf: _ReportPDF, result: AnalysisResult) -> None:
             ("Backbone architecture", str(model.get("arch", ""))),
             ("Backbone weights SHA-256", str(model.get("weights_sha256", "")), True),
             ("Detector checkpoint SHA-256", str(model.get("detector_sha256", "")), True),
-            ("Face preparation", _preparation(model)),
+            ("Face preparation", det.face_preparation()),
         ], label_width=50)
-
-
-def _preparation(model: dict) -> str:
-    """How each face was cut and scored: settings of the model (model.json) that change scores beside its files."""
-    jpeg = model.get("crop_jpeg")
-    return "; ".join([
-        f"cut at {model.get('crop_margin', '?')}x the face detector's box",
-        *([f"stored as {jpeg['side']} px JPEG of quality {jpeg['quality']}"] if jpeg else []),
-        "scored as it is and as its mirror image, the two averaged" if model.get("mirror") else "scored as cut"])
 
 
 def _timeline_section(pdf: _ReportPDF, result: AnalysisResult, media: dict, picks: list[_Pick]) -> None:

@@ -51,6 +51,14 @@ class DetectorResult:
     def scores_by_frame(self) -> dict[int, list[float]]:
         return {fr.index: [f.score for f in fr.faces] for fr in self.frames}
 
+    def face_preparation(self) -> str:
+        """How each face was cut and scored: the model's settings (model.json) that change scores beside its files."""
+        model, jpeg = self.model or {}, (self.model or {}).get("crop_jpeg")
+        return "; ".join([
+            *([f"cut at {model['crop_margin']}x the face detector's box"] if "crop_margin" in model else []),
+            *([f"stored as {jpeg['side']} px JPEG of quality {jpeg['quality']}"] if jpeg else []),
+            "scored as it is and as its mirror image, the two averaged" if model.get("mirror") else "scored as cut"])
+
 
 @dataclass
 class AnalysisResult:

@@ -43,7 +43,8 @@ def fill_verdicts(view: AnalysisView, result: AnalysisResult, case_id: int) -> N
             model=[("Model", str(model.get("name", "?")), str(model.get("name", "?"))),
                    ("Backbone", str(model.get("arch", "?")), str(model.get("arch", "?"))),
                    ("Weights", P.short_hash(model.get("weights_sha256"), 16), str(model.get("weights_sha256"))),
-                   ("Checkpoint", P.short_hash(model.get("detector_sha256"), 16), str(model.get("detector_sha256")))]))
+                   ("Checkpoint", P.short_hash(model.get("detector_sha256"), 16), str(model.get("detector_sha256"))),
+                   ("Faces", "with mirror image" if model.get("mirror") else "as cut", det.face_preparation())]))
     view.verdict.set_cards(cards, P.CAUTION)
 
 

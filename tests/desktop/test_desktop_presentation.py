@@ -68,6 +68,11 @@ def test_timeline_draws_one_curve_per_detector_and_identity(qtbot, ffd_app, tmp_
     assert "not at /nowhere/two_people.mp4" in controller.window.analysis.notice.text()
     verdict = controller.window.analysis.verdict
     assert [label.text() for label in verdict.verdict_labels.values()] == ["Manipulation indicated"] * 2
+    from PySide6.QtWidgets import QLabel
+
+    tips = [label.toolTip() for card in verdict.cards for label in card.findChildren(QLabel)
+            if label.toolTip().startswith("Model:")]
+    assert len(tips) == 2 and all(tip.endswith("\nFaces: scored as cut") for tip in tips)   # how faces were scored
 
 
 def test_a_result_closed_in_the_turn_it_was_shown_draws_nothing_late(qtbot, ffd_app, tmp_path):
